@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages orchd's tests and testbed need, when missing.
+# Only as root; otherwise it says what is missing and carries on (the tests
+# that need them skip with a message).
+set -e
+need=""
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
+command -v ssh-keygen >/dev/null 2>&1 || need="$need openssh-client"
+command -v sshpass >/dev/null 2>&1 || need="$need sshpass"
+command -v bash >/dev/null 2>&1 || need="$need bash"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$need (run make as root to install them)" >&2
+	exit 0
+fi
+echo "deps: installing$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $need >/dev/null
