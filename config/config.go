@@ -155,6 +155,51 @@ func (e *KeyError) Error() string {
 // environment variables and flags (bound by their key names), in rising
 // precedence, and validates it.
 func Load(file string, flags *pflag.FlagSet) (*Config, error) {
+	var m map[string]any
+	used := ""
+	if file != "" {
+		if _, err := os.Stat(file); err == nil {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("reading config file: %w", err)
+			}
+			if m, err = parseYAML(raw); err != nil {
+				return nil, fmt.Errorf("config file %s: %w", file, err)
+			}
+			used = file
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading config file: %w", err)
+		}
+	}
+	c, err := load(m, flags)
+	if err != nil {
+		return nil, err
+	}
+	c.File = used
+	return c, nil
+}
+
+// Parse validates the YAML config document doc on its own (no environment,
+// no flags): what `clishd init` checks before writing anything.
+func Parse(doc []byte) (*Config, error) {
+	m, err := parseYAML(doc)
+	if err != nil {
+		return nil, err
+	}
+	v := viper.New()
+	for k, d := range Defaults {
+		v.SetDefault(k, d)
+	}
+	if err := v.MergeConfigMap(m); err != nil {
+		return nil, err
+	}
+	if err := unknownKeys(v); err != nil {
+		return nil, err
+	}
+	return fromViper(v)
+}
+
+func load(m map[string]any, flags *pflag.FlagSet) (*Config, error) {
 	v := viper.New()
 	for k, d := range Defaults {
 		v.SetDefault(k, d)
@@ -162,19 +207,9 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetEnvPrefix("CLISHD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	used := ""
-	if file != "" {
-		if _, err := os.Stat(file); err == nil {
-			m, err := readYAML(file)
-			if err != nil {
-				return nil, err
-			}
-			if err := v.MergeConfigMap(m); err != nil {
-				return nil, fmt.Errorf("reading config file %s: %w", file, err)
-			}
-			used = file
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("reading config file: %w", err)
+	if m != nil {
+		if err := v.MergeConfigMap(m); err != nil {
+			return nil, fmt.Errorf("merging config file: %w", err)
 		}
 	}
 	if flags != nil {
@@ -184,17 +219,19 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 			}
 		})
 	}
-	for _, k := range v.AllKeys() {
-		if _, ok := Defaults[k]; !ok && k != "root" {
-			return nil, &KeyError{Key: k, Value: fmt.Sprint(v.Get(k)), Expected: "no such key (known keys: " + strings.Join(knownKeys(), ", ") + ")"}
-		}
-	}
-	c, err := fromViper(v)
-	if err != nil {
+	if err := unknownKeys(v); err != nil {
 		return nil, err
 	}
-	c.File = used
-	return c, nil
+	return fromViper(v)
+}
+
+func unknownKeys(v *viper.Viper) error {
+	for _, k := range v.AllKeys() {
+		if _, ok := Defaults[k]; !ok && k != "root" {
+			return &KeyError{Key: k, Value: fmt.Sprint(v.Get(k)), Expected: "no such key (known keys: " + strings.Join(knownKeys(), ", ") + ")"}
+		}
+	}
+	return nil
 }
 
 func knownKeys() []string {

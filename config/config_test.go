@@ -151,3 +151,31 @@ func FuzzLoad(f *testing.F) {
 		Load(p, nil)
 	})
 }
+
+func TestSetKey(t *testing.T) {
+	base, _ := Render(InitValues{ID: "1_1"})
+	out, err := SetKey(base, "auth.cert_validity", "10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err = SetKey(out, "auth.renew_before", "2m"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = SetKey(out, "topology.orchestrators", "1_1,1_2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(writeCfg(t, string(out)), nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if c.CertValidity != 10*time.Minute || len(c.Orchestrators) != 2 {
+		t.Fatalf("SetKey did not apply: %+v", c)
+	}
+	if !strings.Contains(string(out), "# This orchestrator's ID") {
+		t.Fatalf("comments lost:\n%s", out)
+	}
+	if _, err := SetKey(base, "auth.nope", "1"); err == nil {
+		t.Fatal("unknown key accepted")
+	}
+}

@@ -1,0 +1,142 @@
+// Package agent is the clishd daemon: it owns the orchestrator's running
+// state and wires the parts together (sync ports, identity, the shared state
+// file, and later peers, the shell and the SSH server). Each part lives in its
+// own package; the agent only connects them.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/orchd/orchd/config"
+	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/paths"
+	"github.com/orchd/orchd/state"
+	"github.com/sirupsen/logrus"
+)
+
+// PortWatcher is what the agent needs of syncport: configure and watch the
+// sync interfaces, reporting every change.
+type PortWatcher interface {
+	Run(ctx context.Context, publish func([]state.SyncPort)) error
+}
+
+// Options are the agent's dependencies.
+type Options struct {
+	Layout paths.Layout
+	Config *config.Config
+	Log    *logrus.Logger
+	// Ports watches the sync interfaces (syncport.Manager in production).
+	Ports PortWatcher
+	// Version is reported in the state file.
+	Version string
+}
+
+// Agent is a running clishd.
+type Agent struct {
+	opts  Options
+	cfg   *config.Config
+	log   *logrus.Logger
+	files identity.Files
+
+	mu      sync.Mutex
+	id      *identity.Identity
+	ports   []state.SyncPort
+	started time.Time
+
+	dirty chan struct{}
+}
+
+// New loads the identity and checks it against the configuration.
+func New(o Options) (*Agent, error) {
+	files := identity.Files{Key: o.Layout.IdentityKey(), Pub: o.Layout.IdentityPub(), Cert: o.Layout.Certificate()}
+	id, err := identity.Load(files)
+	if err != nil {
+		return nil, fmt.Errorf("loading identity (run clishd init --id S_M first): %w", err)
+	}
+	if id.ID != o.Config.ID {
+		return nil, fmt.Errorf("identity certificate names orchestrator %s but config id is %s: re-run clishd init --force with the right --id", id.ID, o.Config.ID)
+	}
+	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, started: time.Now(), dirty: make(chan struct{}, 1)}
+	a.ports = a.initialPorts()
+	return a, nil
+}
+
+func (a *Agent) initialPorts() []state.SyncPort {
+	var out []state.SyncPort
+	for _, p := range []config.SyncPort{a.cfg.Internal, a.cfg.External} {
+		out = append(out, state.SyncPort{Role: p.Role, Interface: p.Interface, State: state.PortMissing, Addresses: []string{}, Since: a.started})
+	}
+	return out
+}
+
+// Run serves until ctx is cancelled (SIGTERM in clishd), then writes a last
+// state and returns nil.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.opts.Layout.RunDir(), 0o755); err != nil {
+		return fmt.Errorf("creating run directory: %w", err)
+	}
+	if err := a.writeState(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	if a.opts.Ports != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.opts.Ports.Run(ctx, a.setPorts); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("sync ports: %w", err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.stateWriter(ctx) }()
+
+	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		a.log.WithError(err).Warn("notifying systemd of readiness")
+	} else if ok {
+		a.log.Debug("notified systemd: ready")
+	}
+	a.log.WithFields(logrus.Fields{"id": a.cfg.ID.String(), "fingerprint": a.id.Fingerprint(), "root": a.opts.Layout.Root}).Info("clishd running")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		a.log.WithError(runErr).Error("stopping")
+	}
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	cancel()
+	wg.Wait()
+	if err := a.writeState(); err != nil {
+		a.log.WithError(err).Warn("writing final state")
+	}
+	a.log.Info("clishd stopped")
+	return runErr
+}
+
+// setPorts receives syncport's view of the sync interfaces.
+func (a *Agent) setPorts(ps []state.SyncPort) {
+	a.mu.Lock()
+	a.ports = append([]state.SyncPort(nil), ps...)
+	a.mu.Unlock()
+	for _, p := range ps {
+		a.log.WithFields(logrus.Fields{"role": p.Role, "interface": p.Interface, "state": p.State, "addresses": p.Addresses}).Debug("sync port")
+	}
+	a.markDirty()
+}
+
+func (a *Agent) markDirty() {
+	select {
+	case a.dirty <- struct{}{}:
+	default:
+	}
+}

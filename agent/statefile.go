@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/orchd/orchd/state"
+)
+
+// stateWriter rewrites the state file at once on every change and at least
+// every StateRefresh, so orch_stat can tell a live daemon from a stuck one.
+func (a *Agent) stateWriter(ctx context.Context) {
+	t := time.NewTicker(a.cfg.StateRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.dirty:
+		case <-t.C:
+		}
+		if err := a.writeState(); err != nil {
+			a.log.WithError(err).Error("writing state file")
+		}
+	}
+}
+
+// snapshot builds the state file content from the agent's current view.
+func (a *Agent) snapshot(now time.Time) *state.File {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := &state.File{
+		Orchestrator: state.Orchestrator{
+			ID:           a.cfg.ID.String(),
+			Site:         a.cfg.ID.Site,
+			Member:       a.cfg.ID.Member,
+			Fingerprint:  a.id.Fingerprint(),
+			CertNotAfter: a.id.Cert.NotAfter.UTC(),
+		},
+		SyncPorts: append([]state.SyncPort(nil), a.ports...),
+		Peers:     a.peerStatuses(),
+		Mesh:      map[string]map[string]string{},
+		Daemon: state.Daemon{
+			PID:            os.Getpid(),
+			StartedAt:      a.started.UTC(),
+			UpdatedAt:      now.UTC(),
+			RefreshSeconds: a.cfg.StateRefresh.Seconds(),
+			Version:        a.opts.Version,
+		},
+	}
+	return f
+}
+
+// peerStatuses lists every expected peer. Until sync sessions exist nothing
+// is known about any of them, and the file says so instead of guessing.
+func (a *Agent) peerStatuses() []state.Peer {
+	var out []state.Peer
+	for _, id := range a.cfg.Peers() {
+		p := a.cfg.PeerPort(id)
+		addr := ""
+		if pfx, err := p.AddressFor(id); err == nil {
+			addr = pfx.Addr().String()
+		}
+		out = append(out, state.Peer{
+			ID: id.String(), Status: state.Unknown, Reason: "no session yet",
+			Since: a.started.UTC(), Port: p.Role, Address: addr,
+		})
+	}
+	return out
+}
+
+func (a *Agent) writeState() error {
+	return state.Write(a.opts.Layout.StateFile(), a.snapshot(time.Now()))
+}
