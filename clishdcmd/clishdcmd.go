@@ -111,7 +111,11 @@ func runDaemon(args []string, stderr io.Writer) error {
 		return usagef("no config file at %s: run clishd init --id S_M first", file)
 	}
 	log := logging.New(cfg.LogLevel, cfg.LogFormat, os.Stderr)
-	a, err := agent.New(agent.Options{Layout: layout, Config: cfg, Log: log, Ports: newPortWatcher(cfg, log), Version: Version})
+	ports, err := newPortWatcher(cfg, log)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(agent.Options{Layout: layout, Config: cfg, Log: log, Ports: ports, Version: Version})
 	if err != nil {
 		return err
 	}
