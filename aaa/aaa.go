@@ -1,0 +1,52 @@
+// Package aaa owns administrator authentication and authorization: local
+// users, roles and the features they may change, password hashing, and the
+// one Authenticator the SSH server and the shell call to log someone in.
+//
+// It knows nothing of where users are stored: a Directory (the config
+// database) answers user look-ups. DESIGN §8 adds external providers
+// (RADIUS, TACACS+, LDAP), login domains, TOTP and per-source lockout
+// behind the same Authenticate call.
+package aaa
+
+import "fmt"
+
+// User is a local administrator account as the config database stores it.
+// PasswordHash is a string made by Hash, or empty when no password is set
+// (such a user cannot log in with a password).
+type User struct {
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	PasswordHash string `json:"password_hash,omitempty"`
+}
+
+// String describes the user without its password hash, so that a User
+// printed by mistake (%v, %+v) never leaks the hash into a log.
+func (u User) String() string {
+	pw := "no password"
+	if u.PasswordHash != "" {
+		pw = "password set"
+	}
+	return fmt.Sprintf("%s (role %s, %s)", u.Name, u.Role, pw)
+}
+
+// MaxUserNameLen is the longest user name ValidateUserName accepts.
+const MaxUserNameLen = 32
+
+// ValidateUserName checks that name is 1-32 characters matching
+// [a-z_][a-z0-9_.-]*, the portable Unix user-name shape.
+func ValidateUserName(name string) error {
+	ok := len(name) >= 1 && len(name) <= MaxUserNameLen
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-'):
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("invalid user name %q: expected 1-32 characters, a lowercase letter or _ first, then lowercase letters, digits, _ . -", name)
+	}
+	return nil
+}

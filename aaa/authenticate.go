@@ -1,0 +1,132 @@
+package aaa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Directory answers user look-ups; the config database implements it on
+// its running configuration.
+type Directory interface {
+	LookupUser(name string) (User, bool)
+}
+
+// ProviderLocal names the local user database as an authentication
+// provider (DESIGN §8 adds radius, tacacs and ldap).
+const ProviderLocal = "local"
+
+// Principal is who a successful login made the session act as.
+type Principal struct {
+	User     string
+	Role     Role
+	Provider string // which provider accepted the login, e.g. "local"
+}
+
+// ErrAuthFailed is what every refused login matches (errors.Is).
+var ErrAuthFailed = errors.New("authentication failed")
+
+// Failure is the error Authenticate returns for a refused login. Its text
+// is always "authentication failed", so a client cannot tell an unknown user
+// from a wrong password; Reason is for the audit log and the daemon's log
+// only. Neither ever holds the password.
+type Failure struct {
+	User     string
+	Remote   netip.Addr
+	Provider string
+	Reason   string // e.g. "unknown user", "wrong password"
+}
+
+// Error returns "authentication failed", whatever the reason.
+func (f *Failure) Error() string { return ErrAuthFailed.Error() }
+
+// Is makes errors.Is(err, ErrAuthFailed) true.
+func (f *Failure) Is(target error) bool { return target == ErrAuthFailed }
+
+// Detail describes the failure for the log: user, source, provider, reason.
+func (f *Failure) Detail() string {
+	return fmt.Sprintf("login refused for user %q from %s (%s): %s", f.User, remoteString(f.Remote), f.Provider, f.Reason)
+}
+
+func remoteString(a netip.Addr) string {
+	if !a.IsValid() {
+		return "local"
+	}
+	return a.String()
+}
+
+// Authenticator logs administrators in. It is the one entry point the SSH
+// server, the shell and the trust subsystem call; login domains, external
+// providers, TOTP and per-source lockout (DESIGN §8) will be added as
+// fields here without changing Authenticate.
+type Authenticator struct {
+	Dir Directory
+	// Logf, when set, receives one line per login attempt (accepted or
+	// refused, with the reason). Passwords are never passed to it.
+	Logf func(format string, args ...any)
+}
+
+// dummyHash has the default parameters and matches no password: unknown
+// users are verified against it so that they cost one derivation, as a
+// known user does.
+var dummyHash = encodeHash(DefaultParams(), make([]byte, saltLen), make([]byte, keyLen))
+
+// Authenticate checks user and password against the directory and returns
+// the principal the session acts as. Every refusal returns a *Failure whose
+// text is "authentication failed"; unknown users, users without a password
+// and malformed stored hashes still cost one key derivation, so a refusal
+// takes about the same time whatever its reason (exactly so for users whose
+// hash has DefaultParams). An empty password never matches. remote is the
+// client's address, or the zero Addr for a local session.
+func (a *Authenticator) Authenticate(ctx context.Context, user, password string, remote netip.Addr) (Principal, error) {
+	if err := ctx.Err(); err != nil {
+		return Principal{}, fmt.Errorf("authenticating %q: %w", user, err)
+	}
+	fail := func(reason string) (Principal, error) {
+		f := &Failure{User: user, Remote: remote, Provider: ProviderLocal, Reason: reason}
+		a.logf("%s", f.Detail())
+		return Principal{}, f
+	}
+	dummy := func() { verify(dummyHash, password) }
+
+	if ValidateUserName(user) != nil {
+		dummy()
+		return fail("invalid user name")
+	}
+	var u User
+	ok := false
+	if a.Dir != nil {
+		u, ok = a.Dir.LookupUser(user)
+	}
+	switch {
+	case !ok:
+		dummy()
+		return fail("unknown user")
+	case u.PasswordHash == "":
+		dummy()
+		return fail("user has no password set")
+	}
+	match, err := verify(u.PasswordHash, password)
+	switch {
+	case err != nil:
+		dummy()
+		return fail("stored password hash is unusable: " + err.Error())
+	case password == "":
+		return fail("empty password")
+	case !match:
+		return fail("wrong password")
+	}
+	role, ok := LookupRole(u.Role)
+	if !ok {
+		return fail(fmt.Sprintf("user has unknown role %q", u.Role))
+	}
+	a.logf("login accepted for user %q from %s (%s, role %s)", u.Name, remoteString(remote), ProviderLocal, role.Name)
+	return Principal{User: u.Name, Role: role, Provider: ProviderLocal}, nil
+}
+
+func (a *Authenticator) logf(format string, args ...any) {
+	if a.Logf != nil {
+		a.Logf(format, args...)
+	}
+}

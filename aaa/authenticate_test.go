@@ -1,0 +1,108 @@
+package aaa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+type mapDir map[string]User
+
+func (d mapDir) LookupUser(name string) (User, bool) { u, ok := d[name]; return u, ok }
+
+// countKDF counts key derivations until the test ends.
+func countKDF(t *testing.T) *int {
+	n := new(int)
+	orig := kdf
+	kdf = func(pw, salt []byte, time, mem uint32, threads uint8, keyLen uint32) []byte {
+		*n++
+		return orig(pw, salt, time, mem, threads, keyLen)
+	}
+	t.Cleanup(func() { kdf = orig })
+	return n
+}
+
+func TestAuthenticate(t *testing.T) {
+	const pw = "s3cret-Pass"
+	adminHash, _ := Hash(pw)
+	monHash, _ := HashWithParams(pw, fastParams)
+	dir := mapDir{
+		"admin":  {Name: "admin", Role: AdminRole, PasswordHash: adminHash},
+		"mon":    {Name: "mon", Role: MonitorRole, PasswordHash: monHash},
+		"nopw":   {Name: "nopw", Role: AdminRole},
+		"badh":   {Name: "badh", Role: AdminRole, PasswordHash: "$argon2id$junk"},
+		"norole": {Name: "norole", Role: "ghostRole", PasswordHash: monHash},
+	}
+	var logs []string
+	a := &Authenticator{Dir: dir, Logf: func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }}
+	remote := netip.MustParseAddr("198.18.0.7")
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		user, pw string
+		role     string // "" = refused
+		reason   string
+	}{
+		{"admin", pw, AdminRole, ""},
+		{"mon", pw, MonitorRole, ""},
+		{"admin", "Wr0ng!pw", "", "wrong password"},
+		{"admin", "", "", "empty password"},
+		{"ghost", pw, "", "unknown user"},
+		{"ghost", "", "", "unknown user"},
+		{"Admin", pw, "", "invalid user name"},
+		{"nopw", pw, "", "user has no password set"},
+		{"nopw", "", "", "user has no password set"},
+		{"badh", pw, "", "stored password hash is unusable"},
+		{"norole", pw, "", `user has unknown role "ghostRole"`},
+	} {
+		n := countKDF(t)
+		logs = nil
+		p, err := a.Authenticate(ctx, tc.user, tc.pw, remote)
+		if *n != 1 {
+			t.Errorf("%s/%q: %d key derivations, want 1 (timing parity)", tc.user, tc.pw, *n)
+		}
+		if len(logs) != 1 {
+			t.Errorf("%s: %d log lines, want 1", tc.user, len(logs))
+		}
+		for _, l := range logs {
+			if tc.pw != "" && strings.Contains(l, tc.pw) {
+				t.Errorf("log line %q holds the password", l)
+			}
+		}
+		if tc.role != "" {
+			if err != nil || p.User != tc.user || p.Role.Name != tc.role || p.Provider != ProviderLocal {
+				t.Errorf("%s: got %+v, %v", tc.user, p, err)
+			}
+			continue
+		}
+		var f *Failure
+		if !errors.Is(err, ErrAuthFailed) || !errors.As(err, &f) || err.Error() != "authentication failed" {
+			t.Errorf("%s/%q: err %v, want authentication failed", tc.user, tc.pw, err)
+			continue
+		}
+		if !strings.HasPrefix(f.Reason, tc.reason) || f.Remote != remote || f.User != tc.user {
+			t.Errorf("%s: failure %+v, want reason %q", tc.user, f, tc.reason)
+		}
+		if p.User != "" || p.Role.Name != "" {
+			t.Errorf("%s: refused login returned principal %+v", tc.user, p)
+		}
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := a.Authenticate(cctx, "admin", pw, remote); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	if _, err := (&Authenticator{}).Authenticate(ctx, "admin", pw, netip.Addr{}); !errors.Is(err, ErrAuthFailed) {
+		t.Errorf("no directory: %v", err)
+	}
+}
+
+func TestDummyHashHasDefaultParams(t *testing.T) {
+	if p, err := ParamsOf(dummyHash); err != nil || p != DefaultParams() {
+		t.Fatalf("dummy hash params %+v, %v", p, err)
+	}
+}
