@@ -1,14 +1,17 @@
 package clishdcmd
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/atomicfile"
 	"github.com/orchd/orchd/config"
+	"github.com/orchd/orchd/configdb"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/paths"
 	"github.com/spf13/pflag"
@@ -22,6 +25,7 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 	mgmt := fs.String("mgmt-address", "", "management address the SSH server listens on")
 	sets := fs.StringArray("set", nil, "KEY=VALUE: set any config key in the written file")
 	force := fs.Bool("force", false, "replace an existing identity and config (peers must re-establish trust)")
+	pwStdin := fs.Bool("admin-password-stdin", false, "create user admin with the password read from stdin (one line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +54,20 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return &UsageError{err}
 	}
+	// There is no default password: without one, only root on the
+	// console (clish over the control socket) can log in.
+	doc0 := configdb.Doc{Schema: configdb.SchemaVersion}
+	if *pwStdin {
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return &UsageError{err}
+		}
+		hash, err := aaa.Hash(pw)
+		if err != nil {
+			return &UsageError{fmt.Errorf("admin password: %w", err)}
+		}
+		doc0.Users = []aaa.User{{Name: "admin", Role: aaa.AdminRole, PasswordHash: hash}}
+	}
 	l := paths.FromEnv(*root)
 	files := identity.Files{Key: l.IdentityKey(), Pub: l.IdentityPub(), Cert: l.Certificate()}
 	if !*force {
@@ -74,7 +92,29 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err := atomicfile.WriteFile(l.ConfigFile(), doc, 0o644); err != nil {
 		return err
 	}
+	if err := configdb.Create(l.SavedConfig(), doc0, *force); err != nil {
+		return fmt.Errorf("writing the first saved configuration: %w", err)
+	}
 	fmt.Fprintf(stdout, "initialised orchestrator %s under %s\nfingerprint %s\ncertificate valid until %s\n",
 		id, l.Root, ident.Fingerprint(), ident.Cert.NotAfter.UTC().Format("2006-01-02 15:04:05 MST"))
+	if *pwStdin {
+		fmt.Fprintln(stdout, "user admin created (adminRole)")
+	} else {
+		fmt.Fprintln(stdout, "no admin password set: log in locally with clish as root and run: set user admin password")
+	}
 	return nil
+}
+
+// readPassword reads one line from r. The password never appears in argv
+// (ps) or shell history this way.
+func readPassword(r io.Reader) (string, error) {
+	b, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading admin password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(b, "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("--admin-password-stdin: stdin held no password: expected the password on one line")
+	}
+	return pw, nil
 }
