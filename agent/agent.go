@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/config"
+	"github.com/orchd/orchd/configdb"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/paths"
 	"github.com/orchd/orchd/state"
@@ -44,6 +46,11 @@ type Agent struct {
 	log   *logrus.Logger
 	files identity.Files
 
+	db     *configdb.DB
+	lock   configdb.Lock
+	auth   *aaa.Authenticator
+	lastMu sync.Mutex
+
 	mu      sync.Mutex
 	id      *identity.Identity
 	ports   []state.SyncPort
@@ -62,7 +69,16 @@ func New(o Options) (*Agent, error) {
 	if id.ID != o.Config.ID {
 		return nil, fmt.Errorf("identity certificate names orchestrator %s but config id is %s: re-run clishd init --force with the right --id", id.ID, o.Config.ID)
 	}
-	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, started: time.Now(), dirty: make(chan struct{}, 1)}
+	db, warnings, err := configdb.Open(o.Layout.SavedConfig(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("loading saved configuration: %w", err)
+	}
+	for _, w := range warnings {
+		// Loud: a corrupt saved configuration is never silently replaced.
+		o.Log.Error(w)
+	}
+	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, db: db, started: time.Now(), dirty: make(chan struct{}, 1)}
+	a.auth = &aaa.Authenticator{Dir: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
 	a.ports = a.initialPorts()
 	return a, nil
 }
@@ -99,6 +115,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.stateWriter(ctx) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.serveControl(ctx); err != nil {
+			errc <- fmt.Errorf("control socket: %w", err)
+		}
+	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.serveSSH(ctx) }()
 
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.WithError(err).Warn("notifying systemd of readiness")

@@ -47,6 +47,7 @@ func (a *Agent) snapshot(now time.Time) *state.File {
 			UpdatedAt:      now.UTC(),
 			RefreshSeconds: a.cfg.StateRefresh.Seconds(),
 			Version:        a.opts.Version,
+			ConfigState:    a.db.State(),
 		},
 	}
 	return f
@@ -69,6 +70,9 @@ func (a *Agent) peerStatuses() []state.Peer {
 	}
 	return out
 }
+
+// nowFunc is the clock; a variable so tests can fix it.
+var nowFunc = time.Now
 
 func (a *Agent) writeState() error {
 	return state.Write(a.opts.Layout.StateFile(), a.snapshot(time.Now()))

@@ -1,0 +1,131 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/configdb"
+	"github.com/orchd/orchd/shell"
+)
+
+// Session modes, whatever the transport.
+const (
+	modeInteractive = "interactive"
+	modeExec        = "exec"
+	modeScript      = "script"
+)
+
+// adminSession is one shell session, from SSH or the control socket. Both
+// transports fill it in and hand it to runSession: one code path.
+type adminSession struct {
+	id        uint64
+	user      string
+	role      aaa.Role
+	from      string // "ssh from 198.19.128.1:5123" or "console (uid 0)"
+	remote    string // source address for logs, "" for the console
+	mode      string
+	command   string // modeExec
+	script    string // modeScript
+	scriptTag string
+	answers   map[string]string
+	in        io.Reader
+	out, err  io.Writer
+	term      bool
+	termName  string
+	width     int
+	height    int
+	windows   <-chan [2]int
+	ctx       context.Context
+}
+
+var sessionIDs atomic.Uint64
+
+func (s *adminSession) owner() configdb.Owner {
+	return configdb.Owner{SessionID: fmt.Sprint(s.id), User: s.user, From: s.from}
+}
+
+// readOnlyReason is asked before every command: the role may forbid
+// changes, and the configuration lock may have moved.
+func (a *Agent) readOnlyReason(s *adminSession) string {
+	if !s.role.ReadWrite(aaa.FeatureConfig) {
+		return fmt.Sprintf("role %s is read-only", s.role.Name)
+	}
+	if ok, holder := a.lock.Acquire(s.owner()); !ok {
+		return configdb.LockedMessage(holder)
+	}
+	return ""
+}
+
+// runSession runs s to its end and returns its exit status.
+func (a *Agent) runSession(s *adminSession) int {
+	s.id = sessionIDs.Add(1)
+	defer a.lock.Release(s.owner())
+	log := a.log.WithField("user", s.user).WithField("from", s.from).WithField("session", s.id)
+	log.WithField("mode", s.mode).Info("shell session start")
+	defer log.Info("shell session end")
+
+	// Take the lock at once for a read-write user, so a second admin is
+	// told who holds it before typing anything.
+	reason := a.readOnlyReason(s)
+	eng := a.newEngine(s)
+	hist := ""
+	if s.mode == modeInteractive {
+		hist = filepath.Join(a.opts.Layout.LibDir(), "history", s.user)
+		os.MkdirAll(filepath.Dir(hist), 0o700)
+	}
+	sess := shell.NewSession(eng, shell.SessionOptions{
+		In: s.in, Out: s.out, Err: s.err, Term: s.term, Width: s.width, Height: s.height,
+		Prompt:         a.prompt(),
+		User:           s.user,
+		ReadOnlyReason: func() string { return a.readOnlyReason(s) },
+		Answers:        s.answers,
+		HistoryFile:    hist,
+	})
+	if s.windows != nil {
+		go func() {
+			for ws := range s.windows {
+				sess.Resize(ws[0], ws[1])
+			}
+		}()
+	}
+	switch s.mode {
+	case modeExec:
+		code := sess.Exec(s.ctx, s.command)
+		a.afterCommand()
+		return code
+	case modeScript:
+		code := sess.RunScript(s.ctx, strings.NewReader(s.script))
+		a.afterCommand()
+		return code
+	}
+	if reason != "" && s.role.ReadWrite(aaa.FeatureConfig) {
+		fmt.Fprintf(s.out, "%s%s", strings.ReplaceAll(reason, "\n", "\r\n"), nl(s.term))
+	}
+	if err := sess.RunInteractive(s.ctx); err != nil && s.ctx.Err() == nil {
+		log.WithError(err).Warn("interactive session ended with an error")
+		return 1
+	}
+	return 0
+}
+
+func nl(term bool) string {
+	if term {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+func (a *Agent) prompt() string { return "orch-" + a.cfg.ID.String() + "> " }
+
+// afterCommand republishes state that commands may have changed (the
+// saved/unsaved flag).
+func (a *Agent) afterCommand() { a.markDirty() }
+
+func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
