@@ -1,0 +1,57 @@
+// Package peers owns the sync sessions between orchestrators (DESIGN §5.3,
+// §5.4): one mutual-TLS 1.3 session per expected peer, authenticated by the
+// pinned Ed25519 key, carrying heartbeats, each side's view of the mesh,
+// certificate renewals and signed revocation notices; and the status machine
+// that turns what happens to those sessions into Authenticated, Untrusted,
+// Unreachable or Unknown with a human reason.
+//
+// # One session per pair
+//
+// The side with the lower ID (site, then member) dials and the other
+// accepts, so two orchestrators never open crossing connections. The higher
+// side meanwhile probes the lower one's port with a bare TCP connect (no
+// handshake) to tell Unreachable from "waiting for it to dial", and dials
+// once itself when its link comes back up or its trust store newly trusts
+// the lower one (Reconcile), so neither waits out the other's backoff.
+// Should two sessions for a pair meet, both sides keep the one dialed by the
+// lower ID.
+//
+// # Trust
+//
+// crypto/tls checks that the peer holds the key of the certificate it
+// presents; verify then requires that the certificate name an expected
+// orchestrator (the one dialed, when dialing), that its key be the pinned
+// one and not blocked, and that it be within its validity. Both sides record
+// a refusal as the peer's status (Untrusted: it is reachable), except while
+// a working session with that peer exists, so an impostor cannot disturb it.
+// No message adds trust: pins change only through the trust store.
+//
+// # Wire format
+//
+// After the handshake, each frame is a 4-byte big-endian length (1 to
+// 65536) and one JSON object:
+//
+//	{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Authenticated",...}}  first, both ways
+//	{"type":"heartbeat"}                                        every Heartbeat
+//	{"type":"view","view":{...}}                                on change, and every 8 heartbeats
+//	{"type":"cert","pem":"-----BEGIN CERTIFICATE-----..."}      after our certificate was renewed
+//	{"type":"revoke","from":"1_1","revoked":["1_3"],"issued_at":RFC3339Nano,
+//	 "nonce":b64(16 bytes),"signature":b64(Ed25519)}
+//
+// Base64 is unpadded standard. The revoke signature covers
+//
+//	"orchd revoke v1\nfrom=1_1\nissued_at=<unix ns>\nnonce=<b64>\nrevoked=1_3,2_1\n"
+//
+// (IDs sorted, unique) and is checked against the sender's pin; notices
+// older or newer than 10 minutes, or replayed, are ignored. A renewed cert
+// must carry the session's (pinned) key. Unknown fields are ignored, unknown
+// types, empty or oversize frames and bad values close the session.
+//
+// # Failure detection
+//
+// Silence for DeadAfter closes a session (Unreachable, "no heartbeat ...").
+// Sockets set TCP_NODELAY, TCP_USER_TIMEOUT (2 s) and a 1 s keepalive, so
+// the kernel gives up on a dead link in seconds too. Reconnection backs off
+// exponentially from 100 ms to 2 s with ±20% jitter (10 s after a trust
+// refusal, which does not heal by itself); a session that lasted resets it.
+package peers

@@ -1,0 +1,314 @@
+package peers
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/state"
+)
+
+// backoff paces reconnection: exponential from backoffStart with ±20%
+// jitter (so restarted meshes do not dial in lockstep), capped at
+// backoffCap after network failures and at refusedCap after a trust
+// refusal — a refusal does not heal by itself, and Reconcile (on either
+// side) dials at once when trust changes, so slow retries there only save
+// handshakes (~0.5 ms CPU each, DESIGN §7).
+type backoff struct{ next time.Duration }
+
+func (b *backoff) reset() { b.next = 0 }
+
+func (b *backoff) delay(limit time.Duration) time.Duration {
+	if b.next == 0 {
+		b.next = backoffStart
+	} else {
+		b.next = min(2*b.next, limit)
+	}
+	d := min(b.next, limit)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+type outcome int
+
+const (
+	outSession outcome = iota // a session ran a while (and ended): start over fast
+	outNetwork                // no connection or a broken one
+	outRefused                // a trust refusal, by us or by the peer
+	outProbed                 // higher side: probe done, the peer dials us
+)
+
+// loop keeps the session with p: the lower side dials; the higher side
+// waits for it, probing reachability meanwhile, and dials only when nudged.
+func (m *Manager) loop(ctx context.Context, p *peer) {
+	var bo backoff
+	var wait time.Duration
+	if !p.dialer {
+		// Give the lower side the first move before probing it.
+		wait = m.cfg.DeadAfter
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		kicked := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-p.kick:
+			kicked = true
+		}
+		m.mu.Lock()
+		down, live, nudge := m.linkDown[p.spec.Port], p.sess != nil, p.nudge
+		if p.fresh {
+			bo.reset()
+			p.fresh = false
+		}
+		p.nudge = false
+		m.mu.Unlock()
+		if down || live {
+			timer.Stop() // wait for a kick: link up, or the session ended
+			continue
+		}
+		if kicked && !p.dialer && !nudge {
+			// The session ended or the link came back: the lower side
+			// redials within its backoff; probe only if it has not.
+			timer.Reset(m.cfg.DeadAfter)
+			continue
+		}
+		var out outcome
+		if p.dialer || nudge {
+			out = m.connect(ctx, p)
+		} else {
+			out = m.probe(ctx, p)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		var d time.Duration
+		switch out {
+		case outSession:
+			bo.reset()
+			d = bo.delay(backoffCap)
+		case outRefused:
+			d = bo.delay(refusedCap)
+		case outNetwork, outProbed:
+			d = bo.delay(backoffCap)
+		}
+		timer.Reset(d)
+	}
+}
+
+func (m *Manager) acquire(ctx context.Context) bool {
+	select {
+	case m.dialSem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (m *Manager) release() { <-m.dialSem }
+
+func (m *Manager) dialer(p *peer) *net.Dialer {
+	d := &net.Dialer{
+		Timeout:         dialTimeout,
+		KeepAliveConfig: keepAlive,
+		Control:         controlDial,
+	}
+	if p.spec.Local.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.spec.Local, 0))
+	}
+	return d
+}
+
+// keepAlive backs the heartbeats up at the TCP level (DESIGN §7: Go's
+// defaults notice a dead link after minutes).
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: 500 * time.Millisecond, Count: 3}
+
+func (m *Manager) dialFailure(p *peer, err error) {
+	why := unwrapOp(err).Error()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		why = "no answer within " + fmtDur(dialTimeout)
+	}
+	m.setIfIdle(p, state.Unreachable, fmt.Sprintf("no TCP connection to %s over %s sync: %s", p.spec.Addr, p.spec.Port, why), "")
+}
+
+// connect dials p, verifies it and serves the session until it ends.
+func (m *Manager) connect(ctx context.Context, p *peer) outcome {
+	if !m.acquire(ctx) {
+		return outNetwork
+	}
+	raw, err := m.dialer(p).DialContext(ctx, "tcp", p.spec.Addr.String())
+	if err != nil {
+		m.release()
+		if ctx.Err() == nil {
+			m.dialFailure(p, err)
+		}
+		return outNetwork
+	}
+	tuneConn(raw)
+	hs := &handshake{dialed: p}
+	tc := tls.Client(raw, m.clientTLS(hs))
+	tc.SetDeadline(time.Now().Add(m.cfg.DeadAfter))
+	err = tc.HandshakeContext(ctx)
+	m.release()
+	if err != nil {
+		tc.Close()
+		return m.handshakeFailed(ctx, p, hs, err)
+	}
+	tc.SetDeadline(time.Time{})
+	start := time.Now()
+	attached, refused := m.runSession(ctx, hs, tc, identity.Less(m.self, p.spec.ID), true)
+	switch {
+	case attached && time.Since(start) >= m.cfg.DeadAfter:
+		return outSession
+	case attached:
+		// A session that dies at once (a peer that keeps closing it)
+		// must not turn the backoff into a hot loop of handshakes.
+		return outNetwork
+	case refused:
+		return outRefused
+	}
+	return outNetwork
+}
+
+// handshakeFailed records a failed handshake with p (known or guessed).
+func (m *Manager) handshakeFailed(ctx context.Context, p *peer, hs *handshake, err error) outcome {
+	if ctx.Err() != nil {
+		return outNetwork
+	}
+	if _, _, _, _, ourErr := hs.result(); ourErr != nil {
+		return outRefused // verify recorded why
+	}
+	if p == nil {
+		return outNetwork
+	}
+	if isRemoteAlert(err) {
+		m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused our certificate (%v); its own status says why", p.spec.ID, unwrapOp(err)), "")
+		return outRefused
+	}
+	m.setIfIdle(p, state.Unreachable, fmt.Sprintf("TLS handshake with %s at %s over %s sync failed: %v", p.spec.ID, p.spec.Addr, p.spec.Port, unwrapOp(err)), "")
+	return outNetwork
+}
+
+// probe tells the higher side whether the lower one can be reached at all,
+// with a bare TCP connect: no handshake, so it costs next to nothing.
+func (m *Manager) probe(ctx context.Context, p *peer) outcome {
+	if !m.acquire(ctx) {
+		return outProbed
+	}
+	raw, err := m.dialer(p).DialContext(ctx, "tcp", p.spec.Addr.String())
+	m.release()
+	if err != nil {
+		if ctx.Err() == nil {
+			m.dialFailure(p, err)
+		}
+		return outProbed
+	}
+	raw.Close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.sess == nil && p.status != state.Untrusted {
+		m.setStatus(p, state.Unknown, fmt.Sprintf("reachable at %s over %s sync; waiting for %s to open the session (the lower ID dials)", p.spec.Addr, p.spec.Port, p.spec.ID))
+	}
+	return outProbed
+}
+
+// listen accepts sessions on a until ctx ends, retrying the bind while the
+// address is not there yet.
+func (m *Manager) listen(ctx context.Context, wg *sync.WaitGroup, a netip.AddrPort) {
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive, Control: controlListen}
+	var bo backoff
+	for {
+		ln, err := lc.Listen(ctx, "tcp", a.String())
+		if err == nil {
+			m.logf("peers: listening on %s", a)
+			m.accept(ctx, wg, ln)
+			return
+		}
+		m.limiter.logf(m.logf, "listen:"+a.String(), "peers: cannot listen on %s (retrying): %v", a, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(bo.delay(backoffCap)):
+		}
+	}
+}
+
+func (m *Manager) accept(ctx context.Context, wg *sync.WaitGroup, ln net.Listener) {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.limiter.logf(m.logf, "accept", "peers: accepting on %s: %v", ln.Addr(), err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		wg.Go(func() { m.serve(ctx, c) })
+	}
+}
+
+// serve handles one incoming connection.
+func (m *Manager) serve(ctx context.Context, raw net.Conn) {
+	tuneConn(raw)
+	hs := &handshake{}
+	tc := tls.Server(raw, m.serverTLS(hs))
+	tc.SetDeadline(time.Now().Add(m.cfg.DeadAfter))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		tc.Close()
+		// A client that refuses our certificate sends no certificate of
+		// its own: attribute the refusal by source address.
+		if p, _, _, _, _ := hs.result(); p == nil && isRemoteAlert(err) {
+			if p := m.peerByAddr(raw.RemoteAddr()); p != nil {
+				m.handshakeFailed(ctx, p, hs, err)
+				return
+			}
+		}
+		if p, _, _, _, ourErr := hs.result(); p != nil && ourErr == nil {
+			m.handshakeFailed(ctx, p, hs, err)
+		}
+		return
+	}
+	tc.SetDeadline(time.Time{})
+	p, _, _, _, _ := hs.result()
+	m.runSession(ctx, hs, tc, identity.Less(p.spec.ID, m.self), false)
+}
+
+func (m *Manager) peerByAddr(a net.Addr) *peer {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	ip := ta.AddrPort().Addr().Unmap()
+	var found *peer
+	for _, p := range m.order {
+		if p.spec.Addr.Addr().Unmap() == ip {
+			if found != nil {
+				return nil // ambiguous
+			}
+			found = p
+		}
+	}
+	return found
+}
+
+func tuneConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		// Go sets it by default; say so, since delayed ACKs cost 40 ms
+		// stalls (DESIGN §7).
+		tc.SetNoDelay(true)
+		setUserTimeout(tc)
+	}
+}

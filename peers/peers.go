@@ -1,0 +1,491 @@
+package peers
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/state"
+	"github.com/orchd/orchd/truststore"
+)
+
+// Trust is what the sessions need of the trust store;
+// *truststore.Store satisfies it.
+type Trust interface {
+	Pin(id identity.ID) (truststore.Pin, bool)
+	Blocked(fp string) bool
+}
+
+// PeerSpec is one expected peer.
+type PeerSpec struct {
+	ID identity.ID
+	// Port is the sync port role the peer is reached over: "internal" or
+	// "external".
+	Port string
+	// Addr is the peer's sync address and port, which we dial.
+	Addr netip.AddrPort
+	// Local is our address on that port, bound when dialing so the session
+	// leaves through the sync interface; invalid means any.
+	Local netip.Addr
+}
+
+// Config configures a Manager.
+type Config struct {
+	// Self returns the current identity. Its certificate may be renewed
+	// while running; Self must then return a new *Identity rather than
+	// mutate the one it returned before (it is read concurrently).
+	Self  func() *identity.Identity
+	Trust Trust
+	Peers []PeerSpec
+	// Listen lists where sessions are accepted.
+	Listen []netip.AddrPort
+	// Heartbeat is the interval between heartbeats (default 250ms).
+	Heartbeat time.Duration
+	// DeadAfter closes a session that sent nothing for that long
+	// (default 2s: a silently dead peer is Unreachable within 3 s).
+	DeadAfter time.Duration
+	Logf      func(format string, args ...any)
+	// OnChange is called, from one goroutine and coalesced, after any
+	// status, certificate or mesh view changed.
+	OnChange func()
+	// Interfaces names the interface of each port role ("internal" →
+	// "sync-int"), for reasons; optional.
+	Interfaces map[string]string
+	// StartLinksDown treats every port as down until LinkState(port, true),
+	// so a daemon whose sync interfaces do not exist stays silent on the
+	// network (DESIGN §6).
+	StartLinksDown bool
+}
+
+// Defaults.
+const (
+	DefaultHeartbeat = 250 * time.Millisecond
+	DefaultDeadAfter = 2 * time.Second
+
+	dialTimeout    = time.Second
+	userTimeout    = 2 * time.Second
+	maxParallel    = 16
+	backoffStart   = 100 * time.Millisecond
+	backoffCap     = 2 * time.Second
+	refusedCap     = 10 * time.Second // see backoff in loop.go
+	viewEvery      = 8                // heartbeats between piggybacked views
+	sessionOutSize = 16
+)
+
+// Manager runs the sessions with every expected peer.
+type Manager struct {
+	cfg     Config
+	self    identity.ID
+	logf    func(string, ...any)
+	now     func() time.Time
+	dialSem chan struct{}
+	notify  chan struct{}
+	nonces  nonceCache
+	limiter logLimiter
+
+	mu       sync.Mutex
+	peers    map[identity.ID]*peer
+	order    []*peer
+	linkDown map[string]bool
+	onRevoke func(from identity.ID, revoked []identity.ID)
+	running  bool
+	stopped  bool
+}
+
+// peer is the state of one expected peer. Fields are guarded by Manager.mu.
+type peer struct {
+	spec   PeerSpec
+	dialer bool // our ID is lower: we open the session
+
+	status, reason string
+	since          time.Time
+	fp             string // fingerprint last presented, "" if never
+	certNotAfter   *time.Time
+	view           map[string]string // the peer's last reported view
+	sess           *session
+
+	pinned    bool      // a pin existed at the last look (New or Reconcile)
+	revokedAt time.Time // when Reconcile saw the pin disappear
+	nudge     bool      // higher side: dial once (newly trusted)
+	fresh     bool      // reset the backoff (link up, newly trusted)
+	kick      chan struct{}
+}
+
+// New prepares a Manager; nothing touches the network before Run.
+func New(cfg Config) *Manager {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = DefaultDeadAfter
+	}
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	m := &Manager{
+		cfg: cfg, logf: logf, now: time.Now,
+		dialSem:  make(chan struct{}, maxParallel),
+		notify:   make(chan struct{}, 1),
+		peers:    map[identity.ID]*peer{},
+		linkDown: map[string]bool{},
+	}
+	m.self = cfg.Self().ID
+	start := m.now()
+	for _, spec := range cfg.Peers {
+		if spec.ID == m.self || m.peers[spec.ID] != nil {
+			continue
+		}
+		_, pinned := cfg.Trust.Pin(spec.ID)
+		p := &peer{
+			spec: spec, dialer: identity.Less(m.self, spec.ID),
+			status: state.Unknown, reason: "no session yet", since: start,
+			pinned: pinned, kick: make(chan struct{}, 1),
+		}
+		m.peers[spec.ID] = p
+		m.order = append(m.order, p)
+		if cfg.StartLinksDown {
+			m.linkDown[spec.Port] = true
+		}
+	}
+	sort.Slice(m.order, func(i, j int) bool { return identity.Less(m.order[i].spec.ID, m.order[j].spec.ID) })
+	return m
+}
+
+// Run serves until ctx is cancelled, then closes every session and returns
+// nil. Listen addresses that cannot be bound yet are retried in the
+// background (the sync address may appear later).
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.running || m.stopped {
+		m.mu.Unlock()
+		return errors.New("peers: manager already ran")
+	}
+	m.running = true
+	m.mu.Unlock()
+
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { m.notifier(ctx) })
+	for _, a := range m.cfg.Listen {
+		wg.Go(func() { m.listen(ctx, &wg, a) })
+	}
+	for _, p := range m.order {
+		wg.Go(func() { m.loop(ctx, p) })
+	}
+	<-ctx.Done()
+
+	m.mu.Lock()
+	m.stopped = true
+	for _, p := range m.order {
+		if s := p.sess; s != nil {
+			s.close(nil, true)
+		}
+	}
+	m.mu.Unlock()
+	wg.Wait()
+	return nil
+}
+
+func (m *Manager) notifier(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.notify:
+			if m.cfg.OnChange != nil {
+				m.cfg.OnChange()
+			}
+		}
+	}
+}
+
+func (m *Manager) changed() {
+	select {
+	case m.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Statuses returns every expected peer, ordered by ID.
+func (m *Manager) Statuses() []state.Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]state.Peer, 0, len(m.order))
+	for _, p := range m.order {
+		fp := p.fp
+		if fp == "" {
+			if pin, ok := m.cfg.Trust.Pin(p.spec.ID); ok {
+				fp = pin.Fingerprint
+			}
+		}
+		sp := state.Peer{
+			ID: p.spec.ID.String(), Status: p.status, Fingerprint: fp, Reason: p.reason,
+			Since: p.since.UTC(), Port: p.spec.Port, Address: p.spec.Addr.Addr().String(),
+		}
+		if p.certNotAfter != nil {
+			t := p.certNotAfter.UTC()
+			sp.CertNotAfter = &t
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// Mesh returns each peer's last reported view: peer ID → (other ID →
+// status). A peer that never reported is absent.
+func (m *Manager) Mesh() map[string]map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]map[string]string{}
+	for _, p := range m.order {
+		if p.view == nil {
+			continue
+		}
+		v := make(map[string]string, len(p.view))
+		for k, s := range p.view {
+			v[k] = s
+		}
+		out[p.spec.ID.String()] = v
+	}
+	return out
+}
+
+// OnRevocationNotice sets the function called with every verified
+// revocation notice (the daemon applies it to its trust store). It runs in
+// the session's reader goroutine; this orchestrator's own ID is removed from
+// the list first.
+func (m *Manager) OnRevocationNotice(fn func(from identity.ID, revoked []identity.ID)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onRevoke = fn
+}
+
+// BroadcastRevocation sends a signed notice revoking ids to every other
+// Authenticated peer. Peers not connected now miss it (see the README).
+func (m *Manager) BroadcastRevocation(revoked []identity.ID) {
+	self := m.cfg.Self()
+	w, err := signRevoke(self, revoked, m.now())
+	if err != nil {
+		m.logf("peers: not broadcasting revocation: %v", err)
+		return
+	}
+	frame, err := appendFrame(nil, w)
+	if err != nil {
+		m.logf("peers: not broadcasting revocation: %v", err)
+		return
+	}
+	skip := map[identity.ID]bool{}
+	for _, id := range revoked {
+		skip[id] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, p := range m.order {
+		if p.sess == nil || skip[p.spec.ID] || p.status != state.Authenticated {
+			continue
+		}
+		if p.sess.send(frame) {
+			n++
+		} else {
+			m.logf("peers: revocation notice to %s dropped: session send queue full", p.spec.ID)
+		}
+	}
+	m.logf("peers: revocation of %v sent to %d peers", revoked, n)
+}
+
+// setStatus records a status; Since moves only when the status changes.
+// Callers hold m.mu.
+func (m *Manager) setStatus(p *peer, status, reason string) {
+	if p.status == status && p.reason == reason {
+		return
+	}
+	if p.status != status {
+		m.logf("peers: %s %s → %s: %s", p.spec.ID, p.status, status, reason)
+		p.since = m.now()
+		// Our view changed: every peer hears it now, not at the next
+		// piggyback.
+		for _, q := range m.order {
+			if q.sess != nil {
+				q.sess.viewChanged()
+			}
+		}
+	}
+	p.status, p.reason = status, reason
+	m.changed()
+}
+
+// dropLocked closes p's session, if any, having recorded why.
+func (m *Manager) dropLocked(p *peer, status, reason string) {
+	if s := p.sess; s != nil {
+		p.sess = nil
+		s.close(nil, true)
+		if !s.byLoop {
+			p.kickLoop(false)
+		}
+	}
+	m.setStatus(p, status, reason)
+}
+
+// setIfIdle records a status for a peer without a live session: a failed
+// attempt (an impostor's, say) must not override a working session.
+func (m *Manager) setIfIdle(p *peer, status, reason, fp string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.sess != nil {
+		m.limiter.logf(m.logf, "idle:"+p.spec.ID.String(), "peers: %s: %s (a session is up; status unchanged)", p.spec.ID, reason)
+		return
+	}
+	if fp != "" && fp != p.fp {
+		p.fp = fp
+		m.changed()
+	}
+	m.setStatus(p, status, reason)
+}
+
+// viewLocked is our view of the mesh as sent to peers.
+func (m *Manager) viewLocked() map[string]string {
+	v := make(map[string]string, len(m.order))
+	for _, p := range m.order {
+		v[p.spec.ID.String()] = p.status
+	}
+	return v
+}
+
+func (p *peer) kickLoop(fresh bool) {
+	if fresh {
+		p.fresh = true
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) portName(port string) string {
+	if ifc := m.cfg.Interfaces[port]; ifc != "" {
+		return fmt.Sprintf("local %s sync link %s", port, ifc)
+	}
+	return fmt.Sprintf("local %s sync link", port)
+}
+
+// LinkState reports the local sync link of port going down or up (from
+// syncport's netlink events). Down: every peer on that port is Unreachable
+// at once and its session closed; up: reconnect immediately.
+func (m *Manager) LinkState(port string, up bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	wasDown := m.linkDown[port]
+	m.linkDown[port] = !up
+	for _, p := range m.order {
+		if p.spec.Port != port {
+			continue
+		}
+		switch {
+		case !up:
+			m.dropLocked(p, state.Unreachable, m.portName(port)+" is down")
+		case wasDown:
+			if p.status == state.Unreachable {
+				m.setStatus(p, state.Unreachable, m.portName(port)+" is up again; reconnecting")
+			}
+			// The lower side may be deep in its backoff: do not wait for it.
+			p.nudge = !p.dialer
+			p.kickLoop(true)
+		}
+	}
+}
+
+// Reconcile applies a trust-store change: sessions whose peer is no longer
+// trusted (revoked, key replaced, blocked) are closed, and peers newly
+// trusted are dialed now.
+func (m *Manager) Reconcile() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for _, p := range m.order {
+		pin, ok := m.cfg.Trust.Pin(p.spec.ID)
+		if p.pinned && !ok {
+			p.revokedAt = now
+		}
+		if ok {
+			p.revokedAt = time.Time{}
+		}
+		newly := ok && !p.pinned
+		p.pinned = ok
+		if s := p.sess; s != nil {
+			if reason := m.sessionTrust(p, pin, ok, s.peerKey); reason != "" {
+				// What it reported was believed because it was trusted.
+				p.view = nil
+				m.dropLocked(p, state.Untrusted, reason)
+			}
+			continue
+		}
+		if ok && (newly || p.status == state.Untrusted) {
+			p.nudge = !p.dialer
+			p.kickLoop(true)
+		}
+	}
+}
+
+// sessionTrust says why a session with key may not continue, "" if it may.
+func (m *Manager) sessionTrust(p *peer, pin truststore.Pin, pinned bool, key ed25519.PublicKey) string {
+	fp := identity.Fingerprint(key)
+	switch {
+	case m.cfg.Trust.Blocked(fp):
+		return fmt.Sprintf("fingerprint %s is blocked", fp)
+	case !pinned:
+		return m.noPinReason(p, fp)
+	case !pin.PublicKey.Equal(key):
+		return fmt.Sprintf("presented key %s does not match the trusted %s", fp, pin.Fingerprint)
+	}
+	return ""
+}
+
+func (m *Manager) noPinReason(p *peer, presented string) string {
+	if !p.revokedAt.IsZero() {
+		return fmt.Sprintf("not trusted: no pin for %s (revoked at %s; presented %s)", p.spec.ID, p.revokedAt.UTC().Format(time.RFC3339), presented)
+	}
+	return fmt.Sprintf("no trust established with %s (presented %s)", p.spec.ID, presented)
+}
+
+// logLimiter keeps a repeating log line (a scanner, a refused peer
+// retrying) to one per interval.
+type logLimiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (l *logLimiter) logf(logf func(string, ...any), key, format string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	if t, ok := l.last[key]; ok && now.Sub(t) < 30*time.Second {
+		l.mu.Unlock()
+		return
+	}
+	if len(l.last) > 1024 {
+		clear(l.last)
+	}
+	l.last[key] = now
+	l.mu.Unlock()
+	logf(format, args...)
+}
+
+// isRemoteAlert reports whether err is a TLS alert sent by the peer: in TLS
+// 1.3 a client learns that the server refused its certificate only on its
+// first read after the handshake.
+func isRemoteAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}

@@ -1,0 +1,431 @@
+package peers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/state"
+)
+
+// session is one authenticated TLS connection with a peer.
+type session struct {
+	m             *Manager
+	p             *peer
+	conn          *tls.Conn
+	hs            *handshake
+	dialedByLower bool
+	byLoop        bool // run by the peer's own loop, which needs no kick when it ends
+	peerKey       ed25519.PublicKey
+
+	out       chan []byte   // encoded frames (revocation notices)
+	viewDirty chan struct{} // our view changed
+	done      chan struct{}
+
+	closeOnce sync.Once
+	quiet     atomic.Bool // closed by the manager, which set the status itself
+	errMu     sync.Mutex
+	err       error // first failure, the reason the session ended
+}
+
+func (s *session) send(frame []byte) bool {
+	select {
+	case s.out <- frame:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *session) viewChanged() {
+	select {
+	case s.viewDirty <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the session. err is the cause (kept if first); quiet means the
+// caller already recorded the peer's status.
+func (s *session) close(err error, quiet bool) {
+	if quiet {
+		s.quiet.Store(true)
+	}
+	s.errMu.Lock()
+	if s.err == nil && err != nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+	s.closeOnce.Do(func() {
+		close(s.done)
+		// Wake the reader now; Close sends close_notify (so the peer
+		// tells a clean stop from a crash), which can block up to 5 s on
+		// a stuck peer: never under the manager's lock.
+		s.conn.SetReadDeadline(time.Now())
+		go s.conn.Close()
+	})
+}
+
+func (s *session) cause(readErr error) error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return readErr
+}
+
+// runSession exchanges hellos on a verified TLS connection and, once the
+// peer's hello arrived, serves the session until it ends. It reports whether
+// the peer refused us after the handshake (TLS 1.3 clients learn it here)
+// and whether a session was attached.
+func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn, dialedByLower, byLoop bool) (attached, refused bool) {
+	p, _, pub, fp, _ := hs.result()
+	port := p.spec.Port
+	s := &session{
+		m: m, p: p, conn: conn, hs: hs, dialedByLower: dialedByLower, byLoop: byLoop, peerKey: pub,
+		out: make(chan []byte, sessionOutSize), viewDirty: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	stop := context.AfterFunc(ctx, func() { s.close(nil, true) })
+	defer stop()
+
+	m.mu.Lock()
+	hello, err := appendFrame(nil, &wireHello{Type: typeHello, From: m.self.String(), Version: protocolVersion, View: m.viewLocked()})
+	m.mu.Unlock()
+	if err == nil {
+		conn.SetWriteDeadline(time.Now().Add(m.cfg.DeadAfter))
+		_, err = conn.Write(hello)
+	}
+	br := bufio.NewReader(conn)
+	var body []byte
+	if err == nil {
+		conn.SetReadDeadline(time.Now().Add(m.cfg.DeadAfter))
+		body, err = readFrame(br)
+	}
+	if err != nil {
+		s.close(err, false)
+		if ctx.Err() != nil {
+			return false, false
+		}
+		if isRemoteAlert(err) {
+			m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused our certificate (%v); its own status says why", p.spec.ID, unwrapOp(err)), fp)
+			return false, true
+		}
+		m.setIfIdle(p, state.Unreachable, fmt.Sprintf("session with %s over %s sync failed before hello: %v", p.spec.ID, port, unwrapOp(err)), fp)
+		return false, false
+	}
+	msg, err := decodeMessage(body)
+	if err == nil {
+		if h, ok := msg.(*helloMsg); !ok {
+			err = protof("expected hello first, got %s", msg.msgType())
+		} else if h.From != p.spec.ID {
+			err = protof("hello from %s on a session authenticated as %s", h.From, p.spec.ID)
+		} else if !m.attach(s, hs, h) {
+			s.close(nil, true)
+			return false, false
+		}
+	}
+	if err != nil {
+		m.logf("peers: closing session with %s: %v", p.spec.ID, err)
+		s.close(err, false)
+		m.setIfIdle(p, state.Unknown, fmt.Sprintf("closed the session with %s: %v", p.spec.ID, err), fp)
+		return false, false
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(s.writer)
+	err = s.reader(br)
+	s.close(err, false)
+	wg.Wait()
+	m.ended(s)
+	return true, false
+}
+
+// attach makes s the peer's session, or refuses it when the link went down,
+// trust changed during the handshake, or a preferred session exists.
+func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := s.p
+	if m.stopped || m.linkDown[p.spec.Port] {
+		return false
+	}
+	pin, ok := m.cfg.Trust.Pin(p.spec.ID)
+	if reason := m.sessionTrust(p, pin, ok, s.peerKey); reason != "" {
+		m.setStatus(p, state.Untrusted, reason)
+		return false
+	}
+	if cur := p.sess; cur != nil {
+		// Both sides keep the session dialed by the lower ID.
+		if !s.dialedByLower || cur.dialedByLower {
+			return false
+		}
+		cur.close(nil, true)
+	}
+	_, cert, _, fp, _ := hs.result()
+	p.sess = s
+	p.fp = fp
+	na := cert.NotAfter
+	p.certNotAfter = &na
+	if h.View != nil {
+		p.view = h.View
+	}
+	p.revokedAt = time.Time{}
+	m.setStatus(p, state.Authenticated, fmt.Sprintf("TLS session over %s sync with the pinned key", p.spec.Port))
+	m.changed()
+	return true
+}
+
+// ended records why an attached session ended, unless the manager closed it.
+func (m *Manager) ended(s *session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := s.p
+	if p.sess != s {
+		return
+	}
+	p.sess = nil
+	if !s.byLoop {
+		p.kickLoop(false)
+	}
+	if s.quiet.Load() {
+		return
+	}
+	err := s.cause(nil)
+	var pe protoError
+	var ne net.Error
+	switch {
+	case errors.As(err, &pe):
+		m.logf("peers: closed the session with %s: %v", p.spec.ID, err)
+		m.setStatus(p, state.Unknown, fmt.Sprintf("closed the session with %s: %v", p.spec.ID, err))
+	case errors.As(err, &ne) && ne.Timeout():
+		m.setStatus(p, state.Unreachable, fmt.Sprintf("no heartbeat from %s for %s over %s sync", p.spec.ID, fmtDur(m.cfg.DeadAfter), p.spec.Port))
+	case errors.Is(err, io.EOF):
+		m.setStatus(p, state.Unreachable, fmt.Sprintf("%s closed the session over %s sync", p.spec.ID, p.spec.Port))
+	default:
+		m.setStatus(p, state.Unreachable, fmt.Sprintf("session with %s over %s sync failed: %v", p.spec.ID, p.spec.Port, unwrapOp(err)))
+	}
+}
+
+// heartbeatFrame is constant; encoded once.
+var heartbeatFrame, _ = appendFrame(nil, &wireHeartbeat{Type: typeHeartbeat})
+
+// writer sends heartbeats, views (on change and every viewEvery
+// heartbeats), renewed certificates and queued notices.
+func (s *session) writer() {
+	m := s.m
+	tick := time.NewTicker(m.cfg.Heartbeat)
+	defer tick.Stop()
+	s.hs.mu.Lock()
+	sentCert := s.hs.local
+	s.hs.mu.Unlock()
+	var buf []byte
+	for n := 1; ; n++ {
+		buf = buf[:0]
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+			buf = append(buf, heartbeatFrame...)
+			if n%viewEvery == 0 {
+				if m.expire(s) {
+					return
+				}
+				buf = s.appendView(buf)
+			}
+			if cur := m.cfg.Self(); sentCert == nil {
+				sentCert = cur.Cert
+			} else if cur.Cert != sentCert && !bytes.Equal(cur.Cert.Raw, sentCert.Raw) {
+				var err error
+				if buf, err = appendFrame(buf, &wireCert{Type: typeCert, PEM: string(cur.CertPEM)}); err != nil {
+					m.logf("peers: %v", err)
+				}
+				sentCert = cur.Cert
+			}
+		case <-s.viewDirty:
+			buf = s.appendView(buf)
+		case f := <-s.out:
+			buf = append(buf, f...)
+		}
+		s.conn.SetWriteDeadline(time.Now().Add(m.cfg.DeadAfter))
+		if _, err := s.conn.Write(buf); err != nil {
+			s.close(err, false)
+			return
+		}
+	}
+}
+
+// expire ends a session whose peer certificate expired while it ran
+// (its renewal failed): validity is a condition of trust, not only of the
+// handshake.
+func (m *Manager) expire(s *session) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := s.p
+	if p.sess != s || p.certNotAfter == nil {
+		return false
+	}
+	now := m.now()
+	if !now.After(*p.certNotAfter) {
+		return false
+	}
+	m.dropLocked(p, state.Untrusted, fmt.Sprintf("certificate expired %s ago", fmtDur(now.Sub(*p.certNotAfter))))
+	return true
+}
+
+func (s *session) appendView(buf []byte) []byte {
+	s.m.mu.Lock()
+	v := s.m.viewLocked()
+	s.m.mu.Unlock()
+	out, err := appendFrame(buf, &wireView{Type: typeView, View: v})
+	if err != nil {
+		s.m.logf("peers: %v", err)
+		return buf
+	}
+	return out
+}
+
+// reader handles the peer's frames until the session fails. Silence for
+// DeadAfter is a failure: heartbeats are the only way to notice a dead peer
+// in seconds (DESIGN §7).
+func (s *session) reader(br *bufio.Reader) error {
+	for {
+		s.conn.SetReadDeadline(time.Now().Add(s.m.cfg.DeadAfter))
+		body, err := readFrame(br)
+		if err != nil {
+			return err
+		}
+		msg, err := decodeMessage(body)
+		if err != nil {
+			return err
+		}
+		switch msg := msg.(type) {
+		case *heartbeatMsg:
+		case *viewMsg:
+			s.m.setView(s, msg.View)
+		case *certMsg:
+			if err := s.m.certRenewed(s, msg.Cert); err != nil {
+				return err
+			}
+		case *revokeMsg:
+			s.m.revocation(s, msg)
+		case *helloMsg:
+			return protof("second hello")
+		}
+	}
+}
+
+func (m *Manager) setView(s *session, v map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.p.sess != s || mapsEqual(s.p.view, v) {
+		return
+	}
+	s.p.view = v
+	m.changed()
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) || (a == nil) != (b == nil) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// certRenewed accepts a peer's renewed certificate if it carries the same,
+// still pinned key: renewal never breaks trust, and never changes it.
+func (m *Manager) certRenewed(s *session, c *x509.Certificate) error {
+	id, err := identity.CertificateID(c)
+	if err != nil || id != s.p.spec.ID {
+		return protof("renewed certificate does not name %s", s.p.spec.ID)
+	}
+	pub, ok := c.PublicKey.(ed25519.PublicKey)
+	if !ok || !pub.Equal(s.peerKey) {
+		return protof("renewed certificate of %s carries a different key; a new key needs trust re-established", s.p.spec.ID)
+	}
+	if err := c.CheckSignatureFrom(c); err != nil {
+		return protof("renewed certificate of %s is not self-signed by its key: %v", s.p.spec.ID, err)
+	}
+	now := m.now()
+	if now.After(c.NotAfter) || now.Before(c.NotBefore) {
+		return protof("renewed certificate of %s is not valid now (%s to %s)", s.p.spec.ID, c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.p.sess == s {
+		na := c.NotAfter
+		s.p.certNotAfter = &na
+		m.logf("peers: %s renewed its certificate, valid until %s", s.p.spec.ID, na.UTC().Format(time.RFC3339))
+		m.changed()
+	}
+	return nil
+}
+
+// revocation checks a notice against the sender's pin and hands it on.
+func (m *Manager) revocation(s *session, r *revokeMsg) {
+	from := s.p.spec.ID
+	if r.From != from {
+		m.logf("peers: ignoring revocation notice on the session with %s: it claims to come from %s", from, r.From)
+		return
+	}
+	pin, ok := m.cfg.Trust.Pin(from)
+	var pub ed25519.PublicKey
+	if ok {
+		pub = pin.PublicKey
+	}
+	now := m.now()
+	if err := verifyRevoke(r, pub, now); err != nil {
+		m.logf("peers: ignoring revocation notice from %s: %v", from, err)
+		return
+	}
+	if !m.nonces.fresh(r.Nonce, r.IssuedAt, now) {
+		m.logf("peers: ignoring revocation notice from %s: replayed", from)
+		return
+	}
+	var ids []identity.ID
+	for _, id := range r.Revoked {
+		if id != m.self {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Lock()
+	fn := m.onRevoke
+	m.mu.Unlock()
+	m.logf("peers: %s revoked %v", from, r.Revoked)
+	if fn != nil && len(ids) > 0 {
+		fn(from, ids)
+	}
+}
+
+// unwrapOp strips net.OpError's "read tcp a->b:" prefix and the syscall
+// name, for reasons an administrator reads.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		if op.Op == "remote error" {
+			return fmt.Errorf("remote error: %v", op.Err)
+		}
+		err = op.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}

@@ -1,0 +1,257 @@
+package peers
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/state"
+)
+
+// Wire format, after the TLS handshake: frames of a 4-byte big-endian
+// length followed by that many bytes of one JSON object with a "type".
+// Unknown fields are ignored (a newer peer may add some); unknown types,
+// empty or oversize frames and malformed values are errors that close the
+// session. No message can add trust: trust comes only from the pins.
+
+// maxFrame bounds a frame body; the largest legitimate message, a view of a
+// full 254×254 topology, would not fit, but real topologies are far smaller.
+const maxFrame = 64 << 10
+
+// protocolVersion is sent in hello so that a later version can avoid sending
+// message types an older peer would reject.
+const protocolVersion = 1
+
+// Message types.
+const (
+	typeHello     = "hello"
+	typeHeartbeat = "heartbeat"
+	typeView      = "view"
+	typeCert      = "cert"
+	typeRevoke    = "revoke"
+)
+
+// protoError marks a peer that broke the protocol, as opposed to a network
+// failure: the session is closed and the peer's data ignored.
+type protoError struct{ err error }
+
+func (e protoError) Error() string { return "protocol error: " + e.err.Error() }
+func (e protoError) Unwrap() error { return e.err }
+
+func protof(format string, a ...any) error { return protoError{fmt.Errorf(format, a...)} }
+
+// readFrame reads one frame body.
+func readFrame(r io.Reader) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 {
+		return nil, protof("empty frame")
+	}
+	if n > maxFrame {
+		return nil, protof("frame of %d bytes exceeds the %d-byte limit", n, maxFrame)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+// appendFrame encodes v as one frame appended to dst.
+func appendFrame(dst []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dst, fmt.Errorf("encoding frame: %w", err)
+	}
+	if len(b) > maxFrame {
+		return dst, fmt.Errorf("frame of %d bytes exceeds the %d-byte limit", len(b), maxFrame)
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(b)))
+	return append(dst, b...), nil
+}
+
+// JSON shapes on the wire.
+type (
+	wireEnvelope struct {
+		Type string `json:"type"`
+	}
+	wireHello struct {
+		Type    string            `json:"type"`
+		From    string            `json:"from"`
+		Version int               `json:"version"`
+		View    map[string]string `json:"view"`
+	}
+	wireHeartbeat struct {
+		Type string `json:"type"`
+	}
+	wireView struct {
+		Type string            `json:"type"`
+		View map[string]string `json:"view"`
+	}
+	wireCert struct {
+		Type string `json:"type"`
+		PEM  string `json:"pem"`
+	}
+	wireRevoke struct {
+		Type      string   `json:"type"`
+		From      string   `json:"from"`
+		Revoked   []string `json:"revoked"`
+		IssuedAt  string   `json:"issued_at"`
+		Nonce     string   `json:"nonce"`
+		Signature string   `json:"signature"`
+	}
+)
+
+// Decoded messages.
+type (
+	message interface{ msgType() string }
+
+	helloMsg struct {
+		From    identity.ID
+		Version int
+		View    map[string]string
+	}
+	heartbeatMsg struct{}
+	viewMsg      struct{ View map[string]string }
+	certMsg      struct {
+		Cert *x509.Certificate
+		PEM  []byte
+	}
+	revokeMsg struct {
+		From     identity.ID
+		Revoked  []identity.ID // sorted, unique
+		IssuedAt time.Time
+		Nonce    []byte
+		Sig      []byte
+	}
+)
+
+func (*helloMsg) msgType() string     { return typeHello }
+func (*heartbeatMsg) msgType() string { return typeHeartbeat }
+func (*viewMsg) msgType() string      { return typeView }
+func (*certMsg) msgType() string      { return typeCert }
+func (*revokeMsg) msgType() string    { return typeRevoke }
+
+// decodeMessage decodes one frame body of any type.
+func decodeMessage(b []byte) (message, error) {
+	var env wireEnvelope
+	if err := unmarshal(b, &env); err != nil {
+		return nil, err
+	}
+	switch env.Type {
+	case typeHello:
+		return decodeHello(b)
+	case typeHeartbeat:
+		return &heartbeatMsg{}, nil
+	case typeView:
+		return decodeView(b)
+	case typeCert:
+		return decodeCert(b)
+	case typeRevoke:
+		return decodeRevoke(b)
+	case "":
+		return nil, protof("frame has no type")
+	}
+	return nil, protof("unknown message type %q", env.Type)
+}
+
+// unmarshal decodes exactly one JSON object.
+func unmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return protof("decoding frame: %v", err)
+	}
+	if dec.More() {
+		return protof("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func decodeHello(b []byte) (*helloMsg, error) {
+	var w wireHello
+	if err := unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w.Type != typeHello {
+		return nil, protof("expected hello, got %q", w.Type)
+	}
+	from, err := identity.ParseID(w.From)
+	if err != nil {
+		return nil, protof("hello: %v", err)
+	}
+	if w.Version < 1 {
+		return nil, protof("hello: protocol version %d, expected 1 or later", w.Version)
+	}
+	view, err := checkView(w.View)
+	if err != nil {
+		return nil, protof("hello: %v", err)
+	}
+	return &helloMsg{From: from, Version: w.Version, View: view}, nil
+}
+
+func decodeView(b []byte) (*viewMsg, error) {
+	var w wireView
+	if err := unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w.Type != typeView {
+		return nil, protof("expected view, got %q", w.Type)
+	}
+	if w.View == nil {
+		return nil, protof("view: missing view")
+	}
+	view, err := checkView(w.View)
+	if err != nil {
+		return nil, protof("view: %v", err)
+	}
+	return &viewMsg{View: view}, nil
+}
+
+// checkView validates a peer's view: orchestrator IDs to one of the four
+// statuses. It returns the view with canonical IDs (nil stays nil).
+func checkView(v map[string]string) (map[string]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	out := make(map[string]string, len(v))
+	for k, st := range v {
+		id, err := identity.ParseID(k)
+		if err != nil {
+			return nil, err
+		}
+		switch st {
+		case state.Authenticated, state.Unknown, state.Unreachable, state.Untrusted:
+		default:
+			return nil, fmt.Errorf("status %q for %s is not one of Authenticated, Unknown, Unreachable, Untrusted", st, id)
+		}
+		out[id.String()] = st
+	}
+	return out, nil
+}
+
+func decodeCert(b []byte) (*certMsg, error) {
+	var w wireCert
+	if err := unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w.Type != typeCert {
+		return nil, protof("expected cert, got %q", w.Type)
+	}
+	c, err := identity.ParseCertificatePEM([]byte(w.PEM))
+	if err != nil {
+		return nil, protof("cert: %v", err)
+	}
+	return &certMsg{Cert: c, PEM: []byte(w.PEM)}, nil
+}

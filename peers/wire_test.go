@@ -1,0 +1,306 @@
+package peers
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orchd/orchd/identity"
+)
+
+// Fixed material so seeds and tables are stable.
+var (
+	fixedNow   = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	fixedKey   = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	fixedIdent = func() *identity.Identity {
+		pemb, err := identity.NewCertificate(identity.ID{Site: 1, Member: 1}, fixedKey, identity.DefaultValidity, fixedNow)
+		if err != nil {
+			panic(err)
+		}
+		c, _ := identity.ParseCertificatePEM(pemb)
+		return &identity.Identity{ID: identity.ID{Site: 1, Member: 1}, Key: fixedKey, Cert: c, CertPEM: pemb}
+	}()
+)
+
+func frame(t testing.TB, v any) []byte {
+	b, err := appendFrame(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func body(f []byte) []byte { return f[4:] }
+
+func validRevoke() []byte {
+	w := signRevokeNonce(fixedIdent, []identity.ID{{Site: 1, Member: 3}, {Site: 2, Member: 1}}, fixedNow, bytes.Repeat([]byte{9}, revokeNonceSize))
+	b, _ := json.Marshal(w)
+	return b
+}
+
+func TestReadFrame(t *testing.T) {
+	big := make([]byte, 4)
+	binary.BigEndian.PutUint32(big, maxFrame+1)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string // "" = ok
+	}{
+		{"ok", frame(t, &wireHeartbeat{Type: typeHeartbeat}), ""},
+		{"empty", []byte{0, 0, 0, 0}, "protocol error: empty frame"},
+		{"oversize", big, "protocol error: frame of 65537 bytes exceeds the 65536-byte limit"},
+		{"short header", []byte{0, 0}, io.ErrUnexpectedEOF.Error()},
+		{"short body", []byte{0, 0, 0, 9, '{'}, io.ErrUnexpectedEOF.Error()},
+		{"nothing", nil, io.EOF.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readFrame(bytes.NewReader(tc.in))
+			if (tc.want == "") != (err == nil) || err != nil && err.Error() != tc.want {
+				t.Errorf("readFrame: %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := appendFrame(nil, &wireCert{Type: typeCert, PEM: strings.Repeat("x", maxFrame)}); err == nil {
+		t.Error("appendFrame accepted an oversize message")
+	}
+}
+
+func TestDecodeMessage(t *testing.T) {
+	certPEM, _ := json.Marshal(string(fixedIdent.CertPEM))
+	for _, tc := range []struct {
+		name, in string
+		want     string // message type, or the error
+	}{
+		{"hello", `{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Authenticated","2_1":"Unreachable"}}`, "hello"},
+		{"hello without view", `{"type":"hello","from":"1_2","version":1}`, "hello"},
+		{"hello newer, extra field", `{"type":"hello","from":"1_2","version":3,"x":1}`, "hello"},
+		{"hello bad from", `{"type":"hello","from":"1-2","version":1}`, `invalid orchestrator ID "1-2"`},
+		{"hello version 0", `{"type":"hello","from":"1_2"}`, "protocol version 0"},
+		{"heartbeat", `{"type":"heartbeat"}`, "heartbeat"},
+		{"view", `{"type":"view","view":{"1_1":"Untrusted"}}`, "view"},
+		{"view missing", `{"type":"view"}`, "view: missing view"},
+		{"view bad status", `{"type":"view","view":{"1_1":"Fine"}}`, `status "Fine" for 1_1 is not one of`},
+		{"view bad id", `{"type":"view","view":{"x":"Unknown"}}`, `invalid orchestrator ID "x"`},
+		{"cert", `{"type":"cert","pem":` + string(certPEM) + `}`, "cert"},
+		{"cert garbage", `{"type":"cert","pem":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}`, "cert: "},
+		{"revoke", string(validRevoke()), "revoke"},
+		{"revoke dup", `{"type":"revoke","from":"1_1","revoked":["1_2","1_2"],"issued_at":"2026-03-01T12:00:00Z","nonce":"AAAAAAAAAAAAAAAAAAAAAA","signature":"x"}`, "listed twice"},
+		{"revoke empty", `{"type":"revoke","from":"1_1","revoked":[]}`, "0 orchestrators listed"},
+		{"revoke bad time", `{"type":"revoke","from":"1_1","revoked":["1_2"],"issued_at":"yesterday"}`, `issued_at "yesterday"`},
+		{"revoke short nonce", `{"type":"revoke","from":"1_1","revoked":["1_2"],"issued_at":"2026-03-01T12:00:00Z","nonce":"AAAA"}`, "nonce is not 16 bytes"},
+		{"unknown type", `{"type":"trust","id":"1_2"}`, `unknown message type "trust"`},
+		{"no type", `{"from":"1_2"}`, "frame has no type"},
+		{"not json", `hello`, "decoding frame"},
+		{"trailing", `{"type":"heartbeat"}{}`, "trailing data"},
+		{"wrong shape", `{"type":"view","view":["1_1"]}`, "decoding frame"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, err := decodeMessage([]byte(tc.in))
+			got := ""
+			if err != nil {
+				got = err.Error()
+				var pe protoError
+				if !errors.As(err, &pe) {
+					t.Errorf("error %v is not a protocol error", err)
+				}
+			} else {
+				got = msg.msgType()
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("decodeMessage = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestVerifyRevoke(t *testing.T) {
+	good := validRevoke()
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)).Public().(ed25519.PublicKey)
+	tamper := func(from, to string) []byte { return bytes.Replace(good, []byte(from), []byte(to), 1) }
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		pub  ed25519.PublicKey
+		now  time.Time
+		want string
+	}{
+		{"good", good, fixedIdent.Public(), fixedNow, ""},
+		{"skewed but in window", good, fixedIdent.Public(), fixedNow.Add(9 * time.Minute), ""},
+		{"other key", good, other, fixedNow, "bad signature"},
+		{"no pin", good, nil, fixedNow, "no usable pinned key"},
+		{"list changed", tamper(`"2_1"`, `"2_2"`), fixedIdent.Public(), fixedNow, "bad signature"},
+		{"from changed", tamper(`"from":"1_1"`, `"from":"1_4"`), fixedIdent.Public(), fixedNow, "bad signature"},
+		{"too old", good, fixedIdent.Public(), fixedNow.Add(11 * time.Minute), "more than 10m0s from our clock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := decodeRevoke(tc.in)
+			if err == nil {
+				err = verifyRevoke(r, tc.pub, tc.now)
+			}
+			if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("verify: %v, want %q", err, tc.want)
+			}
+		})
+	}
+	r, _ := decodeRevoke(good)
+	var c nonceCache
+	if !c.fresh(r.Nonce, r.IssuedAt, fixedNow) || c.fresh(r.Nonce, r.IssuedAt, fixedNow.Add(time.Minute)) {
+		t.Error("nonce cache did not catch the replay")
+	}
+	if !c.fresh(r.Nonce, r.IssuedAt, fixedNow.Add(revokeWindow+time.Second)) {
+		t.Error("nonce cache never forgets (verify already rejects old notices)")
+	}
+}
+
+func TestFmtDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		2*time.Hour + 10*time.Second: "2h0m",
+		5 * time.Minute:              "5m",
+		90 * time.Second:             "2m",
+		40 * time.Second:             "40s",
+		800 * time.Millisecond:       "800ms",
+		2 * time.Second:              "2s",
+	} {
+		if got := fmtDur(d); got != want {
+			t.Errorf("fmtDur(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	var b backoff
+	var got []time.Duration
+	for range 8 {
+		got = append(got, b.delay(backoffCap))
+	}
+	for i, d := range got {
+		want := min(backoffStart<<i, backoffCap)
+		if d < want*8/10 || d > want*12/10 {
+			t.Errorf("delay %d = %s, want %s ±20%%", i, d, want)
+		}
+	}
+	b.reset()
+	if d := b.delay(backoffCap); d > backoffStart*12/10 {
+		t.Errorf("after reset: %s", d)
+	}
+}
+
+// Fuzz targets: every decoder must reject garbage with an error, never
+// panic, and what it accepts must survive a re-encode.
+
+func FuzzReadFrame(f *testing.F) {
+	f.Add(frame(f, &wireHeartbeat{Type: typeHeartbeat}))
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add(append(frame(f, &wireView{Type: typeView, View: map[string]string{"1_1": "Unknown"}}), 0, 0, 0, 1, '{'))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		for {
+			body, err := readFrame(r)
+			if err != nil {
+				return
+			}
+			if len(body) == 0 || len(body) > maxFrame {
+				t.Fatalf("accepted a %d-byte frame", len(body))
+			}
+			decodeMessage(body)
+		}
+	})
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	for _, s := range []string{`{"type":"heartbeat"}`, `{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Unknown"}}`, `{"type":"view","view":{}}`, `{"type":"cert","pem":""}`, `{"type":"x"}`, `[]`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Add(validRevoke())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		msg, err := decodeMessage(b)
+		if err == nil && msg == nil {
+			t.Fatal("nil message without error")
+		}
+	})
+}
+
+func FuzzDecodeHello(f *testing.F) {
+	f.Add([]byte(`{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Authenticated"}}`))
+	f.Add([]byte(`{"type":"hello","from":"254_254","version":2}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := decodeHello(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeHello(body(frame(t, &wireHello{Type: typeHello, From: h.From.String(), Version: h.Version, View: h.View})))
+		if err != nil || !reflect.DeepEqual(again, h) {
+			t.Fatalf("round trip: %+v vs %+v (%v)", again, h, err)
+		}
+	})
+}
+
+func FuzzDecodeView(f *testing.F) {
+	f.Add([]byte(`{"type":"view","view":{"1_1":"Authenticated","2_1":"Untrusted"}}`))
+	f.Add([]byte(`{"type":"view","view":{"01_1":"Unknown"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := decodeView(b)
+		if err != nil {
+			return
+		}
+		for k := range v.View {
+			if _, err := identity.ParseID(k); err != nil {
+				t.Fatalf("accepted key %q", k)
+			}
+		}
+	})
+}
+
+func FuzzDecodeCert(f *testing.F) {
+	w, _ := json.Marshal(&wireCert{Type: typeCert, PEM: string(fixedIdent.CertPEM)})
+	f.Add(w)
+	f.Add([]byte(`{"type":"cert","pem":"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c, err := decodeCert(b); err == nil && c.Cert == nil {
+			t.Fatal("no certificate without error")
+		}
+	})
+}
+
+func FuzzDecodeRevoke(f *testing.F) {
+	f.Add(validRevoke())
+	f.Add([]byte(`{"type":"revoke","from":"1_1","revoked":["1_2"],"issued_at":"2026-03-01T12:00:00Z","nonce":"AAAAAAAAAAAAAAAAAAAAAA","signature":"AA"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRevoke(b)
+		if err != nil {
+			return
+		}
+		if len(r.Nonce) != revokeNonceSize || len(r.Sig) != ed25519.SignatureSize || len(r.Revoked) == 0 {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
+
+// FuzzVerifyRevoke: whatever the bytes, a notice that verifies against the
+// fixed key says exactly what was signed.
+func FuzzVerifyRevoke(f *testing.F) {
+	good := validRevoke()
+	want, _ := decodeRevoke(good)
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte("2_1"), []byte("2_2"), 1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRevoke(b)
+		if err != nil {
+			return
+		}
+		if verifyRevoke(r, fixedIdent.Public(), fixedNow) != nil {
+			return
+		}
+		if r.From != want.From || !reflect.DeepEqual(r.Revoked, want.Revoked) || !r.IssuedAt.Equal(want.IssuedAt) || !bytes.Equal(r.Nonce, want.Nonce) {
+			t.Fatalf("verified a notice nobody signed: %+v", r)
+		}
+	})
+}

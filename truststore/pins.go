@@ -1,0 +1,202 @@
+package truststore
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/orchd/orchd/atomicfile"
+	"github.com/orchd/orchd/identity"
+)
+
+// PinsSchema is the trust.json schema this package reads and writes.
+const PinsSchema = 1
+
+// Pin is the key trusted for one orchestrator.
+type Pin struct {
+	ID          identity.ID
+	Fingerprint string
+	PublicKey   ed25519.PublicKey
+	AddedAt     time.Time
+	// AddedBy says who established the trust, for the audit trail
+	// ("admin via trust command on 1_1").
+	AddedBy string
+}
+
+func (p Pin) clone() Pin {
+	p.PublicKey = append(ed25519.PublicKey(nil), p.PublicKey...)
+	return p
+}
+
+type pinJSON struct {
+	ID          string    `json:"id"`
+	Fingerprint string    `json:"fingerprint"`
+	PublicKey   string    `json:"public_key"`
+	AddedAt     time.Time `json:"added_at"`
+	AddedBy     string    `json:"added_by"`
+}
+
+type pinsFileJSON struct {
+	Schema int       `json:"schema"`
+	Pins   []pinJSON `json:"pins"`
+}
+
+// decodePins parses trust.json. Every pin must name a valid ID and a 32-byte
+// key whose fingerprint matches the recorded one: a mismatch means the file
+// was damaged or edited, and trusting either value would be a guess.
+func decodePins(b []byte) (map[identity.ID]Pin, error) {
+	var f pinsFileJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decoding JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	if f.Schema != PinsSchema {
+		return nil, fmt.Errorf("schema %d, this orchd reads schema %d", f.Schema, PinsSchema)
+	}
+	pins := make(map[identity.ID]Pin, len(f.Pins))
+	for i, pj := range f.Pins {
+		id, err := identity.ParseID(pj.ID)
+		if err != nil {
+			return nil, fmt.Errorf("pin %d: %w", i+1, err)
+		}
+		if _, dup := pins[id]; dup {
+			return nil, fmt.Errorf("pin %d: orchestrator %s pinned twice", i+1, id)
+		}
+		raw, err := base64.StdEncoding.Strict().DecodeString(pj.PublicKey)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("pin %d (%s): public_key is not %d bytes of base64", i+1, id, ed25519.PublicKeySize)
+		}
+		pub := ed25519.PublicKey(raw)
+		fp := identity.Fingerprint(pub)
+		if pj.Fingerprint != fp {
+			return nil, fmt.Errorf("pin %d (%s): recorded fingerprint %q does not match its key (%s)", i+1, id, pj.Fingerprint, fp)
+		}
+		pins[id] = Pin{ID: id, Fingerprint: fp, PublicKey: pub, AddedAt: pj.AddedAt, AddedBy: pj.AddedBy}
+	}
+	return pins, nil
+}
+
+func encodePins(pins map[identity.ID]Pin) ([]byte, error) {
+	ids := make([]identity.ID, 0, len(pins))
+	for id := range pins {
+		ids = append(ids, id)
+	}
+	identity.SortIDs(ids)
+	f := pinsFileJSON{Schema: PinsSchema, Pins: []pinJSON{}}
+	for _, id := range ids {
+		p := pins[id]
+		f.Pins = append(f.Pins, pinJSON{
+			ID: id.String(), Fingerprint: p.Fingerprint,
+			PublicKey: base64.StdEncoding.EncodeToString(p.PublicKey),
+			AddedAt:   p.AddedAt.UTC(), AddedBy: p.AddedBy,
+		})
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding trust store: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func (s *Store) writePinsLocked() error {
+	b, err := encodePins(s.pins)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(s.pinsPath, b, 0o600); err != nil {
+		return fmt.Errorf("writing trust store: %w", err)
+	}
+	return nil
+}
+
+// blockedError is the refusal the shell shows as is.
+func blockedError(fp string) error {
+	return fmt.Errorf("fingerprint %s is blocked (delete maestro authentication block fingerprint %s to unblock)", fp, fp)
+}
+
+// SetPin trusts pub for id, replacing any previous pin (the caller decides
+// whether a changed key may replace it: DESIGN §3 asks for force). A blocked
+// key is refused. Re-pinning the same key changes nothing.
+func (s *Store) SetPin(id identity.ID, pub ed25519.PublicKey, by string) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("pinning %s: public key is %d bytes, expected %d", id, len(pub), ed25519.PublicKeySize)
+	}
+	if _, err := identity.ParseID(id.String()); err != nil {
+		return fmt.Errorf("pinning: %w", err)
+	}
+	fp := identity.Fingerprint(pub)
+	s.mu.Lock()
+	if s.blocked.has(fp) {
+		s.mu.Unlock()
+		return blockedError(fp)
+	}
+	if old, ok := s.pins[id]; ok && old.PublicKey.Equal(pub) {
+		s.mu.Unlock()
+		return nil
+	}
+	prev, had := s.pins[id]
+	s.pins[id] = Pin{ID: id, Fingerprint: fp, PublicKey: append(ed25519.PublicKey(nil), pub...), AddedAt: s.now().UTC().Truncate(time.Second), AddedBy: by}
+	if err := s.writePinsLocked(); err != nil {
+		// Memory must not claim what the disk does not hold.
+		if had {
+			s.pins[id] = prev
+		} else {
+			delete(s.pins, id)
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("pinning %s: %w", id, err)
+	}
+	s.mu.Unlock()
+	s.changed()
+	return nil
+}
+
+// Revoke removes the pins of ids and returns those that were actually
+// pinned, ordered. Nothing is written when none was.
+func (s *Store) Revoke(ids ...identity.ID) ([]identity.ID, error) {
+	s.mu.Lock()
+	removed := map[identity.ID]Pin{}
+	for _, id := range ids {
+		if p, ok := s.pins[id]; ok {
+			removed[id] = p
+			delete(s.pins, id)
+		}
+	}
+	if len(removed) == 0 {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	if err := s.writePinsLocked(); err != nil {
+		for id, p := range removed {
+			s.pins[id] = p
+		}
+		s.mu.Unlock()
+		return nil, fmt.Errorf("revoking %s: %w", idList(removed), err)
+	}
+	s.mu.Unlock()
+	out := make([]identity.ID, 0, len(removed))
+	for id := range removed {
+		out = append(out, id)
+	}
+	identity.SortIDs(out)
+	s.changed()
+	return out, nil
+}
+
+func idList(m map[identity.ID]Pin) string {
+	var s []string
+	for id := range m {
+		s = append(s, id.String())
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
