@@ -18,7 +18,9 @@ import (
 	"github.com/orchd/orchd/configdb"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/paths"
+	"github.com/orchd/orchd/peers"
 	"github.com/orchd/orchd/state"
+	"github.com/orchd/orchd/truststore"
 	"github.com/sirupsen/logrus"
 )
 
@@ -51,10 +53,14 @@ type Agent struct {
 	auth   *aaa.Authenticator
 	lastMu sync.Mutex
 
-	mu      sync.Mutex
-	id      *identity.Identity
-	ports   []state.SyncPort
-	started time.Time
+	trust *truststore.Store
+	mesh  *peers.Manager
+
+	mu       sync.Mutex
+	id       *identity.Identity
+	renewErr string
+	ports    []state.SyncPort
+	started  time.Time
 
 	dirty chan struct{}
 }
@@ -80,6 +86,9 @@ func New(o Options) (*Agent, error) {
 	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, db: db, started: time.Now(), dirty: make(chan struct{}, 1)}
 	a.auth = &aaa.Authenticator{Dir: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
 	a.ports = a.initialPorts()
+	if err := a.setupMesh(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -118,6 +127,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if err := a.mesh.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("peer sessions: %w", err)
+		}
+	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.renewer(ctx) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		if err := a.serveControl(ctx); err != nil {
 			errc <- fmt.Errorf("control socket: %w", err)
 		}
@@ -153,6 +171,7 @@ func (a *Agent) setPorts(ps []state.SyncPort) {
 	a.mu.Lock()
 	a.ports = append([]state.SyncPort(nil), ps...)
 	a.mu.Unlock()
+	a.linkStates(ps)
 	for _, p := range ps {
 		a.log.WithFields(logrus.Fields{"role": p.Role, "interface": p.Interface, "state": p.State, "addresses": p.Addresses}).Debug("sync port")
 	}

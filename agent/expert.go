@@ -74,7 +74,17 @@ func (a *Agent) expert(c *shell.Ctx, s *adminSession) error {
 	go io.Copy(ptmx, raw.In)
 	done := make(chan struct{})
 	go func() { io.Copy(raw.Out, ptmx); close(done) }()
+	exited := make(chan struct{})
+	go func() {
+		// A dropped connection must not leave a root shell behind.
+		select {
+		case <-c.Context.Done():
+			cmd.Process.Kill()
+		case <-exited:
+		}
+	}()
 	err = cmd.Wait()
+	close(exited)
 	ptmx.Close()
 	<-done
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() >= 0 {

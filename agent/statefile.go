@@ -28,19 +28,22 @@ func (a *Agent) stateWriter(ctx context.Context) {
 
 // snapshot builds the state file content from the agent's current view.
 func (a *Agent) snapshot(now time.Time) *state.File {
+	// Peer state first: the manager has its own lock.
+	peerList, mesh := a.mesh.Statuses(), a.mesh.Mesh()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f := &state.File{
 		Orchestrator: state.Orchestrator{
-			ID:           a.cfg.ID.String(),
-			Site:         a.cfg.ID.Site,
-			Member:       a.cfg.ID.Member,
-			Fingerprint:  a.id.Fingerprint(),
-			CertNotAfter: a.id.Cert.NotAfter.UTC(),
+			ID:               a.cfg.ID.String(),
+			Site:             a.cfg.ID.Site,
+			Member:           a.cfg.ID.Member,
+			Fingerprint:      a.id.Fingerprint(),
+			CertNotAfter:     a.id.Cert.NotAfter.UTC(),
+			CertRenewalError: a.renewErr,
 		},
 		SyncPorts: append([]state.SyncPort(nil), a.ports...),
-		Peers:     a.peerStatuses(),
-		Mesh:      map[string]map[string]string{},
+		Peers:     peerList,
+		Mesh:      mesh,
 		Daemon: state.Daemon{
 			PID:            os.Getpid(),
 			StartedAt:      a.started.UTC(),
@@ -51,24 +54,6 @@ func (a *Agent) snapshot(now time.Time) *state.File {
 		},
 	}
 	return f
-}
-
-// peerStatuses lists every expected peer. Until sync sessions exist nothing
-// is known about any of them, and the file says so instead of guessing.
-func (a *Agent) peerStatuses() []state.Peer {
-	var out []state.Peer
-	for _, id := range a.cfg.Peers() {
-		p := a.cfg.PeerPort(id)
-		addr := ""
-		if pfx, err := p.AddressFor(id); err == nil {
-			addr = pfx.Addr().String()
-		}
-		out = append(out, state.Peer{
-			ID: id.String(), Status: state.Unknown, Reason: "no session yet",
-			Since: a.started.UTC(), Port: p.Role, Address: addr,
-		})
-	}
-	return out
 }
 
 // nowFunc is the clock; a variable so tests can fix it.
