@@ -16,6 +16,7 @@ import (
 	"github.com/orchd/orchd/atomicfile"
 	"github.com/orchd/orchd/ctlsock"
 	"github.com/orchd/orchd/sshserver"
+	"github.com/orchd/orchd/trustproto"
 )
 
 // ctlGroup may use the control socket besides root.
@@ -124,6 +125,9 @@ func (h sshHandler) Exec(ss *sshserver.Session, command string) int {
 }
 
 func (h sshHandler) Subsystem(ss *sshserver.Session, name string) int {
+	if name == trustproto.Subsystem {
+		return h.a.serveTrustSubsystem(ss)
+	}
 	fmt.Fprintf(ss.Stderr(), "subsystem %q is not served\n", name)
 	return 1
 }
@@ -138,24 +142,26 @@ func (a *Agent) serveSSH(ctx context.Context) {
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(a.cfg.SSHPort))
 	srv := &sshserver.Server{
-		HostKey: a.id.Key,
-		Auth:    sshAuth{a.auth},
-		Handler: sshHandler{a},
-		Banner:  fmt.Sprintf("orchd orchestrator %s: authorised administrators only; activity is logged.\n", a.cfg.ID),
-		Logf:    func(f string, args ...any) { a.log.WithField("part", "ssh").Infof(f, args...) },
+		HostKey:    a.id.Key,
+		Auth:       sshAuth{a.auth},
+		Handler:    sshHandler{a},
+		Banner:     fmt.Sprintf("orchd orchestrator %s: authorised administrators only; activity is logged.\n", a.cfg.ID),
+		Subsystems: []string{trustproto.Subsystem},
+		Logf:       func(f string, args ...any) { a.log.WithField("part", "ssh").Infof(f, args...) },
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		a.log.WithError(err).Error("SSH server not started; the console (clish) still works")
-		return
-	}
-	a.log.WithField("addr", addr).Info("SSH server listening")
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
+	a.serveSyncSSH(ctx, srv)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		a.log.WithError(err).Error("SSH server not started; the console (clish) still works")
+		return
+	}
+	a.log.WithField("addr", addr).Info("SSH server listening")
 	if err := srv.Serve(l); err != nil && !errors.Is(err, sshserver.ErrServerClosed) {
 		a.log.WithError(err).Error("SSH server stopped")
 	}

@@ -1,25 +1,436 @@
 package agent
 
 import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/shell"
+	"github.com/orchd/orchd/trustproto"
+	"golang.org/x/crypto/ssh"
 )
 
-// errNoTrust is what the mesh-trust commands say until the trust protocol
-// (sync sessions, pins, block list) is built: plainly, not silently.
-var errNoTrust = errors.New("not available in this build: mesh trust (sessions, trust, revoke, block) is not implemented yet; peers show Unknown \"no session yet\"")
-
 func (a *Agent) registerTrustCommands(e *shell.Engine, s *adminSession) {
-	notYet := func(*shell.Ctx, shell.Args) error { return errNoTrust }
-	e.Register(shell.Command{Syntax: "show maestro authentication blocked", Help: "blocked fingerprints", Feature: aaa.FeatureMaestroAuth, Run: notYet})
+	ids := func() []string {
+		out := []string{"all"}
+		for _, id := range a.cfg.Peers() {
+			out = append(out, id.String())
+		}
+		return out
+	}
+	e.Register(shell.Command{Syntax: "show maestro authentication blocked", Help: "blocked fingerprints", Feature: aaa.FeatureMaestroAuth,
+		Run: func(c *shell.Ctx, _ shell.Args) error {
+			l := a.trust.BlockedList()
+			if len(l) == 0 {
+				fmt.Fprintln(c.Out, "no blocked fingerprints")
+			}
+			for _, fp := range l {
+				fmt.Fprintln(c.Out, fp)
+			}
+			return nil
+		}})
 	e.Register(shell.Command{Syntax: "set maestro authentication trust orchestrators <targets:idlist-all> [force] [fingerprints <fps:id-fp-list>]",
-		Help: "establish trust with other orchestrators", Write: true, Feature: aaa.FeatureMaestroAuth, Run: notYet})
+		Help: "establish trust with other orchestrators", Write: true, Feature: aaa.FeatureMaestroAuth,
+		Complete: map[string]shell.Completer{"targets": ids},
+		Describe: map[string]string{"force": "accept a changed key (name the new fingerprint too)"},
+		Run:      func(c *shell.Ctx, x shell.Args) error { return a.trustCommand(c, s, x) }})
 	e.Register(shell.Command{Syntax: "set maestro authentication revoke orchestrators <targets:idlist-all>",
-		Help: "revoke trust (and tell the other orchestrators)", Write: true, Feature: aaa.FeatureMaestroAuth, Run: notYet})
+		Help: "revoke trust here and on every other authenticated orchestrator", Write: true, Feature: aaa.FeatureMaestroAuth,
+		Complete: map[string]shell.Completer{"targets": ids},
+		Run: func(c *shell.Ctx, x shell.Args) error {
+			targets, err := a.targets(x)
+			if err != nil {
+				return err
+			}
+			removed, err := a.trust.Revoke(targets...)
+			if err != nil {
+				return fmt.Errorf("revoking: %w", err)
+			}
+			a.log.WithField("user", s.user).WithField("revoked", fmt.Sprint(removed)).Warn("trust revoked")
+			if len(removed) == 0 {
+				fmt.Fprintln(c.Out, "nothing to revoke: none of them was trusted")
+				return nil
+			}
+			a.mesh.BroadcastRevocation(removed)
+			fmt.Fprintf(c.Out, "revoked %s; revocation notice sent to the other authenticated orchestrators\n", joinIDs(removed))
+			return nil
+		}})
 	e.Register(shell.Command{Syntax: "set maestro authentication block fingerprint <fp:fingerprint>",
-		Help: "never trust this fingerprint", Write: true, Feature: aaa.FeatureMaestroAuth, Run: notYet})
+		Help: "never trust this fingerprint", Write: true, Feature: aaa.FeatureMaestroAuth,
+		Run: func(c *shell.Ctx, x shell.Args) error {
+			fp := x.String("fp")
+			if err := a.trust.Block(fp); err != nil {
+				return err
+			}
+			a.log.WithField("user", s.user).WithField("fingerprint", fp).Warn("fingerprint blocked")
+			fmt.Fprintf(c.Out, "blocked %s\n", fp)
+			return nil
+		}})
 	e.Register(shell.Command{Syntax: "delete maestro authentication block fingerprint <fp:fingerprint>",
-		Help: "unblock a fingerprint (does not re-trust it)", Write: true, Feature: aaa.FeatureMaestroAuth, Run: notYet})
+		Help: "unblock a fingerprint (does not re-trust it)", Write: true, Feature: aaa.FeatureMaestroAuth,
+		Complete: map[string]shell.Completer{"fp": a.trust.BlockedList},
+		Run: func(c *shell.Ctx, x shell.Args) error {
+			fp := x.String("fp")
+			if err := a.trust.Unblock(fp); err != nil {
+				return err
+			}
+			a.log.WithField("user", s.user).WithField("fingerprint", fp).Warn("fingerprint unblocked")
+			fmt.Fprintf(c.Out, "unblocked %s (trust is not re-established by itself)\n", fp)
+			return nil
+		}})
+}
+
+// targets resolves all|ID,... against the topology.
+func (a *Agent) targets(x shell.Args) ([]identity.ID, error) {
+	if x.All("targets") {
+		return a.cfg.Peers(), nil
+	}
+	valid := map[identity.ID]bool{}
+	var names []string
+	for _, id := range a.cfg.Peers() {
+		valid[id] = true
+		names = append(names, id.String())
+	}
+	for _, id := range x.IDs("targets") {
+		if id == a.cfg.ID {
+			return nil, fmt.Errorf("%s is this orchestrator: expected other orchestrators (%s)", id, strings.Join(names, ", "))
+		}
+		if !valid[id] {
+			return nil, fmt.Errorf("%s is not an orchestrator of this mesh: expected one of %s", id, strings.Join(names, ", "))
+		}
+	}
+	return x.IDs("targets"), nil
+}
+
+func joinIDs(ids []identity.ID) string {
+	var s []string
+	for _, id := range ids {
+		s = append(s, id.String())
+	}
+	return strings.Join(s, ",")
+}
+
+// target is one orchestrator of a trust command and how it fared.
+type target struct {
+	id        identity.ID
+	role      string
+	addr      string
+	presented ed25519.PublicKey
+	named     string // fingerprint the admin named, if any
+	verified  bool
+	result    string
+	failed    bool
+}
+
+func (t *target) fail(format string, args ...any) {
+	t.failed, t.result = true, fmt.Sprintf(format, args...)
+}
+
+// errProbed ends a probe connection once the host key is known.
+var errProbed = errors.New("host key captured")
+
+// trustCommand establishes trust (DESIGN §5.2): probe each target's key
+// over SSH on the sync network, check it against what the admin verified,
+// then log in with the administrator's password and run the trust
+// subsystem, handing every target the full verified member list.
+func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error {
+	ids, err := a.targets(x)
+	if err != nil {
+		return err
+	}
+	force := x.Has("force")
+	named := map[identity.ID]string{}
+	fps := x.IDFingerprints("fps")
+	if extra, ok := s.answers["fingerprints"]; ok && len(fps) == 0 {
+		if fps, err = parseFingerprintAnswer(extra); err != nil {
+			return err
+		}
+	}
+	inTargets := map[identity.ID]bool{}
+	for _, id := range ids {
+		inTargets[id] = true
+	}
+	for _, f := range fps {
+		if !inTargets[f.ID] {
+			return fmt.Errorf("fingerprint named for %s, which is not a target of this command: expected only %s", f.ID, joinIDs(ids))
+		}
+		named[f.ID] = f.Fingerprint
+	}
+	ts := make([]*target, len(ids))
+	for i, id := range ids {
+		ts[i] = &target{id: id, named: named[id]}
+	}
+	ctx := c.Context
+
+	// 1. What key does each target present?
+	parallel(ts, func(t *target) { a.probe(ctx, t) })
+
+	// 2. Decide per target, asking the admin where nothing was named.
+	me := a.identity()
+	for _, t := range ts {
+		if t.failed {
+			continue
+		}
+		fp := identity.Fingerprint(t.presented)
+		pin, pinned := a.trust.Pin(t.id)
+		switch {
+		case a.trust.Blocked(fp):
+			t.fail("fingerprint %s is blocked (delete maestro authentication block fingerprint %s to unblock)", fp, fp)
+		case t.named != "" && t.named != fp:
+			t.fail("presented key %s does not match the fingerprint you named %s: nothing trusted", fp, t.named)
+		case pinned && pin.Fingerprint != fp && !(force && t.named == fp):
+			t.fail("\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
+				"@    WARNING: ORCHESTRATOR IDENTIFICATION HAS CHANGED!     @\n"+
+				"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
+				"%s now presents %s, but the trusted key is %s.\n"+
+				"Someone could be impersonating it, or it was reinstalled. Verify on %s\n"+
+				"(show maestro authentication fingerprint) and, only if it matches, re-run with:\n"+
+				"  set maestro authentication trust orchestrators %s force fingerprints %s=%s",
+				t.id, fp, pin.Fingerprint, t.id, t.id, t.id, fp)
+		case t.named == fp || (pinned && pin.Fingerprint == fp):
+			t.verified = true
+		case !c.CanPrompt():
+			t.fail("presents %s: verify it on %s and re-run with fingerprints %s=%s", fp, t.id, t.id, fp)
+		default:
+			ok, err := c.ConfirmKey("confirm_"+t.id.String(), fmt.Sprintf("%s presents fingerprint %s\nIs this the fingerprint shown on %s?", t.id, fp, t.id))
+			if err != nil {
+				return err
+			}
+			if ok {
+				t.verified = true
+			} else {
+				t.fail("fingerprint %s not confirmed: nothing trusted", fp)
+			}
+		}
+	}
+	var verified []*target
+	members := []trustproto.Member{trustproto.NewMember(a.cfg.ID, me.Public())}
+	for _, t := range ts {
+		if t.verified {
+			verified = append(verified, t)
+			members = append(members, trustproto.NewMember(t.id, t.presented))
+		}
+	}
+
+	// 3. Log in on each verified target and run the trust subsystem.
+	if len(verified) > 0 {
+		pw, err := c.Prompt("password", "Administrator password on the other orchestrators: ", true)
+		if err != nil {
+			return err
+		}
+		parallel(verified, func(t *target) {
+			ms := members
+			if !x.All("targets") {
+				// A listed target trusts us; the whole mesh is for `all`.
+				ms = []trustproto.Member{members[0], trustproto.NewMember(t.id, t.presented)}
+			}
+			a.runTrust(ctx, t, s.user, pw, ms, force)
+		})
+		for _, t := range verified {
+			if t.failed {
+				continue
+			}
+			how := fmt.Sprintf("%s via trust command on %s (%s)", s.user, a.cfg.ID, s.from)
+			if r := a.pinMember(t.id, t.presented, force, true, how); strings.HasPrefix(r, "error: ") {
+				t.fail("%s", strings.TrimPrefix(r, "error: "))
+			} else if t.result == "" {
+				t.result = r
+			}
+		}
+	}
+
+	// 4. Report per ID.
+	sort.Slice(ts, func(i, j int) bool { return identity.Less(ts[i].id, ts[j].id) })
+	failed := 0
+	for _, t := range ts {
+		if t.failed {
+			failed++
+		}
+		fmt.Fprintf(c.Out, "%s: %s\n", t.id, t.result)
+	}
+	a.log.WithField("user", s.user).WithField("targets", joinIDs(ids)).WithField("failed", failed).Info("trust command")
+	if failed > 0 {
+		return fmt.Errorf("trust not established with %d of %d orchestrators", failed, len(ts))
+	}
+	return nil
+}
+
+func parallel(ts []*target, fn func(*target)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, t := range ts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn(t)
+		}()
+	}
+	wg.Wait()
+}
+
+// dial opens TCP to t's SSH server over the sync port, from our address there.
+func (a *Agent) dial(ctx context.Context, t *target) (net.Conn, error) {
+	remote, local, role, err := a.syncAddrPort(t.id)
+	t.role, t.addr = role, remote.String()
+	if err != nil {
+		return nil, err
+	}
+	d := net.Dialer{Timeout: trustDialTimeout, LocalAddr: &net.TCPAddr{IP: local.AsSlice()}}
+	conn, err := d.DialContext(ctx, "tcp", remote.String())
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return conn, nil
+}
+
+func (a *Agent) probe(ctx context.Context, t *target) {
+	conn, err := a.dial(ctx, t)
+	if err != nil {
+		t.fail("unreachable over %s sync (%s): %v", t.role, t.addr, unwrapNet(err))
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(trustDialTimeout))
+	cfg := &ssh.ClientConfig{User: "probe", HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if ck, ok := key.(ssh.CryptoPublicKey); ok {
+				if pub, ok := ck.CryptoPublicKey().(ed25519.PublicKey); ok {
+					t.presented = pub
+				}
+			}
+			return errProbed
+		}}
+	_, _, _, err = ssh.NewClientConn(conn, t.addr, cfg)
+	if t.presented == nil {
+		t.fail("no Ed25519 host key from %s over %s sync: %v", t.addr, t.role, err)
+	}
+}
+
+func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, members []trustproto.Member, force bool) {
+	conn, err := a.dial(ctx, t)
+	if err != nil {
+		t.fail("unreachable over %s sync (%s): %v", t.role, t.addr, unwrapNet(err))
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	cfg := &ssh.ClientConfig{
+		User:              user,
+		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
+		HostKeyCallback:   fixedKey(t.presented),
+		Auth: []ssh.AuthMethod{ssh.Password(password),
+			ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+				ans := make([]string, len(qs))
+				for i := range ans {
+					ans[i] = password
+				}
+				return ans, nil
+			})},
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(conn, t.addr, cfg)
+	if err != nil {
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			t.fail("wrong administrator password (login as %s refused)", user)
+		} else {
+			t.fail("SSH to %s over %s sync failed: %v", t.addr, t.role, err)
+		}
+		return
+	}
+	client := ssh.NewClient(sc, chans, reqs)
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.fail("opening SSH session: %v", err)
+		return
+	}
+	defer sess.Close()
+	in, _ := sess.StdinPipe()
+	out, _ := sess.StdoutPipe()
+	if err := sess.RequestSubsystem(trustproto.Subsystem); err != nil {
+		t.fail("trust subsystem refused: %v", err)
+		return
+	}
+	if err := trustproto.Write(in, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: members, Force: force}); err != nil {
+		t.fail("sending trust request: %v", err)
+		return
+	}
+	var resp trustproto.Response
+	if err := trustproto.Read(bufio.NewReader(out), &resp); err != nil {
+		t.fail("reading trust answer: %v", err)
+		return
+	}
+	if !resp.OK {
+		t.fail("refused: %s", resp.Error)
+		return
+	}
+	// What the target did with us, and with the others for `all`.
+	var notes []string
+	for id, r := range resp.Results {
+		if strings.HasPrefix(r, "error: ") {
+			notes = append(notes, fmt.Sprintf("%s could not trust %s: %s", t.id, id, strings.TrimPrefix(r, "error: ")))
+		}
+	}
+	sort.Strings(notes)
+	if mine := resp.Results[a.cfg.ID.String()]; strings.HasPrefix(mine, "error: ") {
+		t.fail("%s", strings.Join(notes, "; "))
+		return
+	}
+	if len(notes) > 0 {
+		t.fail("partly: %s", strings.Join(notes, "; "))
+	}
+}
+
+func fixedKey(want ed25519.PublicKey) ssh.HostKeyCallback {
+	return func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		if ck, ok := key.(ssh.CryptoPublicKey); ok {
+			if pub, ok := ck.CryptoPublicKey().(ed25519.PublicKey); ok && pub.Equal(want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("host key changed between probe and login")
+	}
+}
+
+func unwrapNet(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// parseFingerprintAnswer reads "ID=FP,ID=FP" from --input-json's
+// "fingerprints" key.
+func parseFingerprintAnswer(s string) ([]shell.IDFingerprint, error) {
+	var out []shell.IDFingerprint
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("--input-json fingerprints: %q: expected ID=FP such as 1_2=SHA256:...", part)
+		}
+		id, err := identity.ParseID(k)
+		if err != nil {
+			return nil, fmt.Errorf("--input-json fingerprints: %w", err)
+		}
+		fp, err := identity.ParseFingerprint(v)
+		if err != nil {
+			return nil, fmt.Errorf("--input-json fingerprints: %w", err)
+		}
+		out = append(out, shell.IDFingerprint{ID: id, Fingerprint: fp})
+	}
+	return out, nil
 }

@@ -1,0 +1,137 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/config"
+	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/sshserver"
+	"github.com/orchd/orchd/trustproto"
+	"golang.org/x/sys/unix"
+)
+
+// serveTrustSubsystem answers one trust request from an administrator
+// logged in over SSH: pin every member (never ourselves), refusing blocked
+// keys and, without force, changed ones.
+func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
+	p, _ := ss.Principal().Extra.(aaa.Principal)
+	log := a.log.WithField("user", p.User).WithField("from", ss.RemoteAddr().String())
+	reply := func(r trustproto.Response) int {
+		r.ID = a.cfg.ID.String()
+		trustproto.Write(ss.Stdout(), r)
+		if r.OK {
+			return 0
+		}
+		return 1
+	}
+	if !p.Role.ReadWrite(aaa.FeatureMaestroAuth) {
+		log.Warn("trust request refused: role is read-only")
+		return reply(trustproto.Response{Error: fmt.Sprintf("user %s (role %s) may not establish trust: read-only", p.User, p.Role.Name)})
+	}
+	var req trustproto.Request
+	if err := trustproto.Read(bufio.NewReader(ss.Stdin()), &req); err != nil {
+		return reply(trustproto.Response{Error: "reading request: " + err.Error()})
+	}
+	from, members, err := req.Parse()
+	if err != nil {
+		return reply(trustproto.Response{Error: err.Error()})
+	}
+	me := a.identity()
+	expected := map[identity.ID]bool{}
+	for _, id := range a.cfg.Peers() {
+		expected[id] = true
+	}
+	results := map[string]string{}
+	for _, m := range members {
+		if m.ID == a.cfg.ID {
+			if !m.Key.Equal(me.Public()) {
+				log.WithField("initiator", from.String()).Error("trust request names another key for this orchestrator")
+				return reply(trustproto.Response{Error: fmt.Sprintf("%s verified key %s for %s, but this orchestrator's key is %s: nothing trusted",
+					from, identity.Fingerprint(m.Key), a.cfg.ID, me.Fingerprint())})
+			}
+			continue
+		}
+		results[m.ID.String()] = a.pinMember(m.ID, m.Key, req.Force, expected[m.ID],
+			fmt.Sprintf("%s via trust from %s (ssh from %s)", p.User, from, ss.RemoteAddr().Addr()))
+	}
+	log.WithField("initiator", from.String()).WithField("results", fmt.Sprint(results)).Info("trust request served")
+	return reply(trustproto.Response{OK: true, Results: results})
+}
+
+// pinMember pins one key and says what happened, for the per-ID report.
+func (a *Agent) pinMember(id identity.ID, key []byte, force, expected bool, by string) string {
+	fp := identity.Fingerprint(key)
+	if !expected {
+		return fmt.Sprintf("error: %s is not an orchestrator of this mesh (topology.orchestrators)", id)
+	}
+	if a.trust.Blocked(fp) {
+		return fmt.Sprintf("error: fingerprint %s of %s is blocked", fp, id)
+	}
+	if pin, ok := a.trust.Pin(id); ok {
+		if pin.Fingerprint == fp {
+			return "already trusted"
+		}
+		if !force {
+			return fmt.Sprintf("error: key of %s changed: trusted %s, now %s (re-run with force to replace it)", id, pin.Fingerprint, fp)
+		}
+	}
+	if err := a.trust.SetPin(id, key, by); err != nil {
+		return "error: " + err.Error()
+	}
+	return "trusted"
+}
+
+// serveSyncSSH listens for the trust subsystem on our sync addresses, and
+// only that: admin shells belong on the management address. IP_FREEBIND
+// lets it bind before syncport has assigned the address.
+func (a *Agent) serveSyncSSH(ctx context.Context, srv *sshserver.Server) {
+	for _, p := range []config.SyncPort{a.cfg.Internal, a.cfg.External} {
+		pfx, err := a.cfg.PortAddress(p)
+		if err != nil {
+			continue
+		}
+		addr := net.JoinHostPort(pfx.Addr().String(), strconv.Itoa(a.cfg.SSHPort))
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1) })
+			return serr
+		}}
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			a.log.WithError(err).WithField("addr", addr).Error("trust subsystem listener not started")
+			continue
+		}
+		a.log.WithField("addr", addr).Info("trust subsystem listening")
+		go func() {
+			err := srv.ServeOptions(l, sshserver.ListenOptions{SubsystemsOnly: true})
+			if err != nil && !errors.Is(err, sshserver.ErrServerClosed) {
+				a.log.WithError(err).Error("trust subsystem listener stopped")
+			}
+		}()
+	}
+}
+
+// syncAddrPort is where we reach peer id's SSH server, and from where.
+func (a *Agent) syncAddrPort(id identity.ID) (remote netip.AddrPort, local netip.Addr, role string, err error) {
+	p := a.cfg.PeerPort(id)
+	theirs, err := p.AddressFor(id)
+	if err != nil {
+		return remote, local, p.Role, err
+	}
+	ours, err := a.cfg.PortAddress(p)
+	if err != nil {
+		return remote, local, p.Role, err
+	}
+	return netip.AddrPortFrom(theirs.Addr(), uint16(a.cfg.SSHPort)), ours.Addr(), p.Role, nil
+}
+
+const trustDialTimeout = 4 * time.Second
