@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  testbed up [--sites N] [--per-site M] [--admin-password P] [--set KEY=VALUE]...
+  testbed up [--sites N] [--per-site M] [--admin-password P | --admin-password-stdin] [--set KEY=VALUE]...
              [--init-arg ARG]... [--prefix P] [--mgmt-net CIDR] [--bin-dir DIR]
   testbed down [--purge]
   testbed exec ID -- CMD [ARG]...
@@ -66,10 +67,12 @@ type invocation struct {
 	cmd   string
 	opts  testbed.Options // opts.Dir for every command, the rest for up
 	purge bool
-	id    string
-	which string // addr: mgmt|internal|external; link: internal|external
-	up    bool   // link
-	argv  []string
+	// pwStdin reads the admin password from stdin (kept out of ps).
+	pwStdin bool
+	id      string
+	which   string // addr: mgmt|internal|external; link: internal|external
+	up      bool   // link
+	argv    []string
 }
 
 var commands = []string{"up", "down", "exec", "addr", "link", "stop", "start", "kill", "status", "help"}
@@ -93,6 +96,7 @@ func parseArgs(args []string) (invocation, error) {
 		fs.StringVar(&sites, "sites", "", "number of sites")
 		fs.StringVar(&perSite, "per-site", "", "orchestrators per site")
 		fs.StringVar(&inv.opts.AdminPassword, "admin-password", "", "administrator password")
+		fs.BoolVar(&inv.pwStdin, "admin-password-stdin", false, "read the administrator password from stdin (one line)")
 		fs.StringArrayVar(&inv.opts.InitArgs, "init-arg", nil, "extra argument to clishd init")
 		fs.StringArrayVar(&sets, "set", nil, "KEY=VALUE for clishd init --set")
 		fs.StringVar(&inv.opts.Prefix, "prefix", "", "name prefix")
@@ -225,6 +229,9 @@ func parseUp(inv invocation, sites, perSite, mgmtNet string, sets []string, fs *
 		}
 		inv.opts.InitArgs = append(inv.opts.InitArgs, "--set", kv)
 	}
+	if inv.pwStdin && fs.Changed("admin-password") {
+		return inv, usagef("up: --admin-password and --admin-password-stdin exclude each other")
+	}
 	if fs.Changed("admin-password") && inv.opts.AdminPassword == "" {
 		return inv, usagef("up: --admin-password: expected a non-empty password")
 	}
@@ -248,6 +255,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		inv.opts.Logf = logf
+		if inv.pwStdin {
+			line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("reading the admin password from stdin: %w", err)
+			}
+			if inv.opts.AdminPassword = strings.TrimRight(line, "\r\n"); inv.opts.AdminPassword == "" {
+				return usagef("up: --admin-password-stdin: stdin held no password")
+			}
+		}
 		tb, err := testbed.Up(ctx, inv.opts)
 		if err != nil {
 			return err

@@ -67,7 +67,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{"up --set novalue", `up: --set "novalue": expected KEY=VALUE`},
 		{"up --admin-password=", "up: --admin-password: expected a non-empty password"},
 		{"up --prefix a/b", `up: prefix "a/b": expected letters`},
-		{"up --bogus", "up: unknown flag: --bogus: expected --admin-password, --bin-dir, --dir"},
+		{"up --bogus", "up: unknown flag: --bogus: expected --admin-password, --admin-password-stdin, --bin-dir, --dir"},
 		{"up extra", `up: unexpected argument "extra": expected no arguments`},
 		{"down --force", "down: unknown flag: --force: expected --dir, --help, --purge"},
 		{"exec", "exec: missing ID: expected exec ID -- CMD"},
