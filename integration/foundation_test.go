@@ -17,7 +17,8 @@ import (
 func TestFoundation2x2(t *testing.T) {
 	needRoot(t)
 	spec := tbSpec{prefix: "itf-", mgmt: "198.19.208.0/20"}
-	tb := upTestbed(t, spec, 2, 2)
+	const adminPW = "Found-pass-1"
+	tb := upTestbedPW(t, spec, 2, 2, adminPW)
 	if len(tb.Nodes) != 4 {
 		t.Fatalf("%d nodes, want 4", len(tb.Nodes))
 	}
@@ -89,6 +90,8 @@ func TestFoundation2x2(t *testing.T) {
 		t.Fatal("link up not seen")
 	}
 
+	healthChecks(t, tb, adminPW)
+
 	// Teardown leaves no namespace, link or process of ours.
 	var pids []int
 	for _, n := range tb.Nodes {
@@ -109,5 +112,72 @@ func TestFoundation2x2(t *testing.T) {
 		if exec.Command("kill", "-0", strconv.Itoa(pid)).Run() == nil {
 			t.Errorf("clishd pid %d still running after down", pid)
 		}
+	}
+}
+
+// healthChecks is the hcp story of an admin: FAILED before trust, PASSED
+// after, FAILED naming the peer and the remedy when a cable is pulled.
+func healthChecks(t *testing.T, tb *testbed.Testbed, adminPW string) {
+	const test = "Maestro Orchestrator Authentication"
+	out, _, code := run(t, tb, "1_1", "", "hcp", "-r", test)
+	if code != 1 || !strings.Contains(out, "FAILED") {
+		t.Fatalf("hcp before trust: exit %d\n%s", code, out)
+	}
+	detail, _, _ := run(t, tb, "1_1", "", "hcp", "--show-last")
+	if !strings.Contains(detail, "set maestro authentication trust orchestrators 1_2") {
+		t.Errorf("hcp before trust does not give the trust command:\n%s", detail)
+	}
+
+	var fps []string
+	for _, id := range []string{"1_2", "2_1", "2_2"} {
+		fps = append(fps, id+"="+readState(t, tb, id).Orchestrator.Fingerprint)
+	}
+	out, errOut, code := run(t, tb, "1_1", `{"password": "`+adminPW+`"}`, "clish", "--input-json", "-c",
+		"set maestro authentication trust orchestrators all fingerprints "+strings.Join(fps, ","))
+	if code != 0 {
+		t.Fatalf("trust all: exit %d\n%s%s", code, out, errOut)
+	}
+	allAuth := func(id string) func() (bool, error) {
+		return func() (bool, error) {
+			for _, p := range readState(t, tb, id).Peers {
+				if p.Status != state.Authenticated {
+					return false, nil
+				}
+			}
+			return true, nil
+		}
+	}
+	if err := testbed.WaitFor(context.Background(), 5*time.Second, allAuth("1_1")); err != nil {
+		t.Fatalf("not all Authenticated after trust: %+v", readState(t, tb, "1_1").Peers)
+	}
+	out, _, code = run(t, tb, "1_1", "", "hcp", "-r", "all")
+	if code != 0 || !strings.Contains(out, "PASSED") {
+		t.Fatalf("hcp -r all after trust: exit %d\n%s", code, out)
+	}
+
+	// Pull 1_1's external cable: 2_1 and 2_2 become Unreachable, and hcp
+	// names them and the interface to check.
+	if err := tb.Link("1_1", "external", false); err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Link("1_1", "external", true)
+	err := testbed.WaitFor(context.Background(), 2*time.Second, func() (bool, error) {
+		for _, p := range readState(t, tb, "1_1").Peers {
+			if p.ID == "2_1" && p.Status == state.Unreachable {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("2_1 not Unreachable after the link went down: %+v", readState(t, tb, "1_1").Peers)
+	}
+	out, _, code = run(t, tb, "1_1", "", "hcp", "-r", test)
+	detail, _, _ = run(t, tb, "1_1", "", "hcp", "--show-last")
+	if code != 1 || !strings.Contains(out, "FAILED") || !strings.Contains(detail, "2_1") || !strings.Contains(detail, "sync-ext") {
+		t.Fatalf("hcp after link down: exit %d\n%s\n%s", code, out, detail)
+	}
+	if strings.Contains(detail, "1_2: ") && strings.Contains(detail, "1_2: Unreachable") {
+		t.Errorf("hcp blames 1_2, which is reached over the internal port:\n%s", detail)
 	}
 }
