@@ -181,23 +181,16 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 			continue
 		}
 		fp := identity.Fingerprint(t.presented)
-		pin, pinned := a.trust.Pin(t.id)
+		pinnedFP := ""
+		if pin, ok := a.trust.Pin(t.id); ok {
+			pinnedFP = pin.Fingerprint
+		}
+		v, why := decide(t.id, fp, t.named, pinnedFP, a.trust.Blocked(fp), force)
 		switch {
-		case a.trust.Blocked(fp):
-			t.fail("fingerprint %s is blocked (delete maestro authentication block fingerprint %s to unblock)", fp, fp)
-		case t.named != "" && t.named != fp:
-			t.fail("presented key %s does not match the fingerprint you named %s: nothing trusted", fp, t.named)
-		case pinned && pin.Fingerprint != fp && !(force && t.named == fp):
-			t.fail("\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
-				"@    WARNING: ORCHESTRATOR IDENTIFICATION HAS CHANGED!     @\n"+
-				"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
-				"%s now presents %s, but the trusted key is %s.\n"+
-				"Someone could be impersonating it, or it was reinstalled. Verify on %s\n"+
-				"(show maestro authentication fingerprint) and, only if it matches, re-run with:\n"+
-				"  set maestro authentication trust orchestrators %s force fingerprints %s=%s",
-				t.id, fp, pin.Fingerprint, t.id, t.id, t.id, fp)
-		case t.named == fp || (pinned && pin.Fingerprint == fp):
+		case v == verdictVerified:
 			t.verified = true
+		case v == verdictRefused:
+			t.fail("%s", why)
 		case !c.CanPrompt():
 			t.fail("presents %s: verify it on %s and re-run with fingerprints %s=%s", fp, t.id, t.id, fp)
 		default:
@@ -262,6 +255,38 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		return fmt.Errorf("trust not established with %d of %d orchestrators", failed, len(ts))
 	}
 	return nil
+}
+
+type verdict int
+
+const (
+	verdictVerified verdict = iota // the admin's word covers this key
+	verdictRefused                 // never trust it (the reason says why)
+	verdictAsk                     // nothing named: the admin must confirm
+)
+
+// decide judges the key a target presented (fingerprint fp) against what
+// the admin named, the current pin and the block list. There is no silent
+// trust on first use: an unnamed, unpinned key is verdictAsk.
+func decide(id identity.ID, fp, named, pinned string, blocked, force bool) (verdict, string) {
+	switch {
+	case blocked:
+		return verdictRefused, fmt.Sprintf("fingerprint %s is blocked (delete maestro authentication block fingerprint %s to unblock)", fp, fp)
+	case named != "" && named != fp:
+		return verdictRefused, fmt.Sprintf("presented key %s does not match the fingerprint you named %s: nothing trusted", fp, named)
+	case pinned != "" && pinned != fp && !(force && named == fp):
+		return verdictRefused, fmt.Sprintf("\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
+			"@    WARNING: ORCHESTRATOR IDENTIFICATION HAS CHANGED!     @\n"+
+			"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
+			"%s now presents %s, but the trusted key is %s.\n"+
+			"Someone could be impersonating it, or it was reinstalled. Verify on %s\n"+
+			"(show maestro authentication fingerprint) and, only if it matches, re-run with:\n"+
+			"  set maestro authentication trust orchestrators %s force fingerprints %s=%s",
+			id, fp, pinned, id, id, id, fp)
+	case named == fp || pinned == fp:
+		return verdictVerified, ""
+	}
+	return verdictAsk, ""
 }
 
 func parallel(ts []*target, fn func(*target)) {
