@@ -110,6 +110,34 @@ func TestShellOverSSH(t *testing.T) {
 	tty.expect("orch-1_1> ")
 	tty.send("exit\r")
 	tty.wait()
+	// The configuration lock: one read-write session at a time.
+	a := startPTY(t, exec.Command("sshpass", sshArgs(addr, "admin", "-tt")...), "SSHPASS="+adminPW)
+	a.expect("orch-1_1> ")
+	out, code = sshRun(t, addr, "admin", adminPW, "add user z role monitorRole")
+	if code == 0 || !strings.Contains(out, "configuration lock held by admin") {
+		t.Fatalf("change while another session holds the lock: exit %d\n%s", code, out)
+	}
+	// The local console, interactive on a terminal, takes the lock over.
+	cmd, err := tb.Command("1_1", "clish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startPTY(t, cmd)
+	b.expect("configuration lock held by admin")
+	b.expect("orch-1_1> ")
+	b.send("lock database override\r")
+	b.expect("configuration lock taken from admin")
+	b.send("add user viaconsole role monitorRole\r")
+	b.expect("user viaconsole added")
+	a.send("add user viassh role monitorRole\r")
+	a.expect("read-only")
+	b.send("exit\r")
+	b.wait()
+	a.send("add user viassh role monitorRole\r")
+	a.expect("user viassh added")
+	a.send("exit\r")
+	a.wait()
+
 	log := tb.Nodes[0].Root + "/var/log/clishd/clishd.log"
 	if b, _ := os.ReadFile(log); !strings.Contains(string(b), "expert mode entered") {
 		t.Errorf("expert entry not logged in %s", log)
