@@ -60,8 +60,8 @@ func (a *Agent) registerTrustCommands(e *shell.Engine, s *adminSession) {
 				fmt.Fprintln(c.Out, "nothing to revoke: none of them was trusted")
 				return nil
 			}
-			a.mesh.BroadcastRevocation(removed)
-			fmt.Fprintf(c.Out, "revoked %s; revocation notice sent to the other authenticated orchestrators\n", joinIDs(removed))
+			n := a.mesh.BroadcastRevocation(removed)
+			fmt.Fprintf(c.Out, "revoked %s; revocation notice sent to %d other authenticated orchestrator(s)\n", joinIDs(removed), n)
 			return nil
 		}})
 	e.Register(shell.Command{Syntax: "set maestro authentication block fingerprint <fp:fingerprint>",

@@ -11,5 +11,5 @@ func (m *Manager) inject(id identity.ID, frame []byte) bool {
 	if p == nil || p.sess == nil {
 		return false
 	}
-	return p.sess.send(frame)
+	return p.sess.send(frame) != nil
 }

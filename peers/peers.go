@@ -270,37 +270,50 @@ func (m *Manager) OnRevocationNotice(fn func(from identity.ID, revoked []identit
 }
 
 // BroadcastRevocation sends a signed notice revoking ids to every other
-// Authenticated peer. Peers not connected now miss it (see the README).
-func (m *Manager) BroadcastRevocation(revoked []identity.ID) {
+// Authenticated peer and waits (up to a second) until each notice is on
+// its socket, so a crash right after the admin's command does not swallow
+// it. It returns how many peers it was written to. Peers not connected now
+// miss it (see the README).
+func (m *Manager) BroadcastRevocation(revoked []identity.ID) int {
 	self := m.cfg.Self()
 	w, err := signRevoke(self, revoked, m.now())
 	if err != nil {
 		m.logf("peers: not broadcasting revocation: %v", err)
-		return
+		return 0
 	}
 	frame, err := appendFrame(nil, w)
 	if err != nil {
 		m.logf("peers: not broadcasting revocation: %v", err)
-		return
+		return 0
 	}
 	skip := map[identity.ID]bool{}
 	for _, id := range revoked {
 		skip[id] = true
 	}
+	var pending []chan struct{}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
 	for _, p := range m.order {
 		if p.sess == nil || skip[p.spec.ID] || p.status != state.Authenticated {
 			continue
 		}
-		if p.sess.send(frame) {
-			n++
+		if c := p.sess.send(frame); c != nil {
+			pending = append(pending, c)
 		} else {
 			m.logf("peers: revocation notice to %s dropped: session send queue full", p.spec.ID)
 		}
 	}
-	m.logf("peers: revocation of %v sent to %d peers", revoked, n)
+	m.mu.Unlock()
+	deadline := time.After(time.Second)
+	n := 0
+	for _, c := range pending {
+		select {
+		case <-c:
+			n++
+		case <-deadline:
+		}
+	}
+	m.logf("peers: revocation of %v written to %d of %d peers", revoked, n, len(pending))
+	return n
 }
 
 // setStatus records a status; Since moves only when the status changes.
@@ -321,6 +334,12 @@ func (m *Manager) setStatus(p *peer, status, reason string) {
 		}
 	}
 	p.status, p.reason = status, reason
+	if status == state.Untrusted {
+		// Whatever view it reported came from a key we no longer accept
+		// for it (revoked, blocked, changed, expired): do not show it as
+		// that orchestrator's view of the mesh.
+		p.view = nil
+	}
 	m.changed()
 }
 

@@ -30,7 +30,7 @@ type session struct {
 	byLoop        bool // run by the peer's own loop, which needs no kick when it ends
 	peerKey       ed25519.PublicKey
 
-	out       chan []byte   // encoded frames (revocation notices)
+	out       chan outFrame // encoded frames (revocation notices)
 	viewDirty chan struct{} // our view changed
 	done      chan struct{}
 
@@ -40,12 +40,21 @@ type session struct {
 	err       error // first failure, the reason the session ended
 }
 
-func (s *session) send(frame []byte) bool {
+// outFrame is a queued frame; written is closed once it is on the socket.
+type outFrame struct {
+	b       []byte
+	written chan struct{}
+}
+
+// send queues frame and returns a channel closed once it was written, or
+// nil when the queue is full.
+func (s *session) send(frame []byte) chan struct{} {
+	f := outFrame{b: frame, written: make(chan struct{})}
 	select {
-	case s.out <- frame:
-		return true
+	case s.out <- f:
+		return f.written
 	default:
-		return false
+		return nil
 	}
 }
 
@@ -95,7 +104,7 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 	port := p.spec.Port
 	s := &session{
 		m: m, p: p, conn: conn, hs: hs, dialedByLower: dialedByLower, byLoop: byLoop, peerKey: pub,
-		out: make(chan []byte, sessionOutSize), viewDirty: make(chan struct{}, 1), done: make(chan struct{}),
+		out: make(chan outFrame, sessionOutSize), viewDirty: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	stop := context.AfterFunc(ctx, func() { s.close(nil, true) })
 	defer stop()
@@ -233,6 +242,7 @@ func (s *session) writer() {
 	var buf []byte
 	for n := 1; ; n++ {
 		buf = buf[:0]
+		var written chan struct{}
 		select {
 		case <-s.done:
 			return
@@ -256,12 +266,16 @@ func (s *session) writer() {
 		case <-s.viewDirty:
 			buf = s.appendView(buf)
 		case f := <-s.out:
-			buf = append(buf, f...)
+			buf = append(buf, f.b...)
+			written = f.written
 		}
 		s.conn.SetWriteDeadline(time.Now().Add(m.cfg.DeadAfter))
 		if _, err := s.conn.Write(buf); err != nil {
 			s.close(err, false)
 			return
+		}
+		if written != nil {
+			close(written)
 		}
 	}
 }
