@@ -31,6 +31,10 @@ demo: deps build
 demo-down: build
 	$(BIN)/testbed down
 
+# DESIGN §7 quality bars, measured (root; not part of make test).
+bench: deps build
+	@scripts/bench.sh
+
 # Runs each fuzz target briefly (the seed corpora already run in make test).
 fuzz:
 	@scripts/fuzz.sh

@@ -100,7 +100,7 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 	if *pwStdin {
 		fmt.Fprintln(stdout, "user admin created (adminRole)")
 	} else {
-		fmt.Fprintln(stdout, "no admin password set: log in locally with clish as root and run: set user admin password")
+		fmt.Fprintln(stdout, "no admin user: as root run clish -c \"add user admin role adminRole\", then clish -c \"set user admin password\"")
 	}
 	return nil
 }
