@@ -228,12 +228,21 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 			}
 			a.runTrust(ctx, t, s.user, pw, ms, force)
 		})
+		var mine []judgedPin
+		expected := map[identity.ID]bool{}
+		for _, t := range verified {
+			if !t.failed {
+				mine = append(mine, judgedPin{id: t.id, key: t.presented})
+				expected[t.id] = true
+			}
+		}
+		how := fmt.Sprintf("%s via trust command on %s (%s)", s.user, a.cfg.ID, s.from)
+		results := a.pinMembers(mine, force, expected, how)
 		for _, t := range verified {
 			if t.failed {
 				continue
 			}
-			how := fmt.Sprintf("%s via trust command on %s (%s)", s.user, a.cfg.ID, s.from)
-			if r := a.pinMember(t.id, t.presented, force, true, how); strings.HasPrefix(r, "error: ") {
+			if r := results[t.id.String()]; strings.HasPrefix(r, "error: ") {
 				t.fail("%s", strings.TrimPrefix(r, "error: "))
 			} else if t.result == "" {
 				t.result = r
@@ -352,7 +361,9 @@ func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, 
 		return
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// Generous: the target pins the whole mesh and a loaded 64-node
+	// testbed answers in seconds, not milliseconds.
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	cfg := &ssh.ClientConfig{
 		User:              user,
 		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},

@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/sshserver"
 	"github.com/orchd/orchd/trustproto"
+	"github.com/orchd/orchd/truststore"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,7 +52,7 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 	for _, id := range a.cfg.Peers() {
 		expected[id] = true
 	}
-	results := map[string]string{}
+	var judged []judgedPin
 	for _, m := range members {
 		if m.ID == a.cfg.ID {
 			if !m.Key.Equal(me.Public()) {
@@ -60,34 +62,54 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 			}
 			continue
 		}
-		results[m.ID.String()] = a.pinMember(m.ID, m.Key, req.Force, expected[m.ID],
-			fmt.Sprintf("%s via trust from %s (ssh from %s)", p.User, from, ss.RemoteAddr().Addr()))
+		judged = append(judged, judgedPin{id: m.ID, key: m.Key})
 	}
+	results := a.pinMembers(judged, req.Force, expected,
+		fmt.Sprintf("%s via trust from %s (ssh from %s)", p.User, from, ss.RemoteAddr().Addr()))
 	log.WithField("initiator", from.String()).WithField("results", fmt.Sprint(results)).Info("trust request served")
 	return reply(trustproto.Response{OK: true, Results: results})
 }
 
-// pinMember pins one key and says what happened, for the per-ID report.
-func (a *Agent) pinMember(id identity.ID, key []byte, force, expected bool, by string) string {
-	fp := identity.Fingerprint(key)
-	if !expected {
-		return fmt.Sprintf("error: %s is not an orchestrator of this mesh (topology.orchestrators)", id)
-	}
-	if a.trust.Blocked(fp) {
-		return fmt.Sprintf("error: fingerprint %s of %s is blocked", fp, id)
-	}
-	if pin, ok := a.trust.Pin(id); ok {
-		if pin.Fingerprint == fp {
-			return "already trusted"
+type judgedPin struct {
+	id  identity.ID
+	key ed25519.PublicKey
+}
+
+// pinMembers pins keys in one durable write and says, per ID, what
+// happened: "trusted", "already trusted" or "error: ...". A changed key
+// replaces a pin only with force; an unexpected ID or a blocked key never
+// is pinned.
+func (a *Agent) pinMembers(ms []judgedPin, force bool, expected map[identity.ID]bool, by string) map[string]string {
+	results := map[string]string{}
+	var todo []truststore.NewPin
+	for _, m := range ms {
+		fp := identity.Fingerprint(m.key)
+		pin, pinned := a.trust.Pin(m.id)
+		switch {
+		case !expected[m.id]:
+			results[m.id.String()] = fmt.Sprintf("error: %s is not an orchestrator of this mesh (topology.orchestrators)", m.id)
+		case a.trust.Blocked(fp):
+			results[m.id.String()] = fmt.Sprintf("error: fingerprint %s of %s is blocked", fp, m.id)
+		case pinned && pin.Fingerprint == fp:
+			results[m.id.String()] = "already trusted"
+		case pinned && !force:
+			results[m.id.String()] = fmt.Sprintf("error: key of %s changed: trusted %s, now %s (re-run with force to replace it)", m.id, pin.Fingerprint, fp)
+		default:
+			todo = append(todo, truststore.NewPin{ID: m.id, Key: m.key})
 		}
-		if !force {
-			return fmt.Sprintf("error: key of %s changed: trusted %s, now %s (re-run with force to replace it)", id, pin.Fingerprint, fp)
+	}
+	refused, err := a.trust.SetPins(todo, by)
+	for _, p := range todo {
+		switch {
+		case err != nil:
+			results[p.ID.String()] = "error: " + err.Error()
+		case refused[p.ID] != nil:
+			results[p.ID.String()] = "error: " + refused[p.ID].Error()
+		default:
+			results[p.ID.String()] = "trusted"
 		}
 	}
-	if err := a.trust.SetPin(id, key, by); err != nil {
-		return "error: " + err.Error()
-	}
-	return "trusted"
+	return results
 }
 
 // serveSyncSSH listens for the trust subsystem on our sync addresses, and

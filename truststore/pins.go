@@ -200,3 +200,62 @@ func idList(m map[identity.ID]Pin) string {
 	sort.Strings(s)
 	return strings.Join(s, ",")
 }
+
+// NewPin is one key to pin with SetPins.
+type NewPin struct {
+	ID  identity.ID
+	Key ed25519.PublicKey
+}
+
+// SetPins pins several keys with one durable write and one change
+// notification: a trust-all hands each orchestrator the whole mesh, and
+// pinning 63 peers one write (and one session reconcile) at a time costs
+// seconds on a busy machine. Blocked or malformed keys are not pinned and
+// come back in the error map; the rest are pinned (replacing old pins, as
+// SetPin does). A failed write pins nothing and returns the error.
+func (s *Store) SetPins(ps []NewPin, by string) (map[identity.ID]error, error) {
+	refused := map[identity.ID]error{}
+	s.mu.Lock()
+	prev := make(map[identity.ID]Pin, len(ps))
+	had := map[identity.ID]bool{}
+	now := s.now().UTC().Truncate(time.Second)
+	changed := false
+	for _, p := range ps {
+		if len(p.Key) != ed25519.PublicKeySize {
+			refused[p.ID] = fmt.Errorf("pinning %s: public key is %d bytes, expected %d", p.ID, len(p.Key), ed25519.PublicKeySize)
+			continue
+		}
+		fp := identity.Fingerprint(p.Key)
+		if s.blocked.has(fp) {
+			refused[p.ID] = blockedError(fp)
+			continue
+		}
+		old, ok := s.pins[p.ID]
+		if ok && old.PublicKey.Equal(p.Key) {
+			continue
+		}
+		if _, seen := prev[p.ID]; !seen {
+			prev[p.ID], had[p.ID] = old, ok
+		}
+		s.pins[p.ID] = Pin{ID: p.ID, Fingerprint: fp, PublicKey: append(ed25519.PublicKey(nil), p.Key...), AddedAt: now, AddedBy: by}
+		changed = true
+	}
+	if !changed {
+		s.mu.Unlock()
+		return refused, nil
+	}
+	if err := s.writePinsLocked(); err != nil {
+		for id, p := range prev {
+			if had[id] {
+				s.pins[id] = p
+			} else {
+				delete(s.pins, id)
+			}
+		}
+		s.mu.Unlock()
+		return refused, fmt.Errorf("pinning: %w", err)
+	}
+	s.mu.Unlock()
+	s.changed()
+	return refused, nil
+}

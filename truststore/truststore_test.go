@@ -207,3 +207,41 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSetPinsBatch(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(filepath.Join(dir, "trust.json"), filepath.Join(dir, "blocked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	st.OnChange(func() { calls++ })
+	k1, _, _ := ed25519.GenerateKey(nil)
+	k2, _, _ := ed25519.GenerateKey(nil)
+	k3, _, _ := ed25519.GenerateKey(nil)
+	if err := st.Block(identity.Fingerprint(k3)); err != nil {
+		t.Fatal(err)
+	}
+	calls = 0
+	a, b, c := identity.ID{Site: 1, Member: 2}, identity.ID{Site: 2, Member: 1}, identity.ID{Site: 2, Member: 2}
+	refused, err := st.SetPins([]NewPin{{a, k1}, {b, k2}, {c, k3}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refused) != 1 || refused[c] == nil || calls != 1 {
+		t.Fatalf("refused %v, %d notifications; want only %s refused and one notification", refused, calls, c)
+	}
+	re, err := Open(filepath.Join(dir, "trust.json"), filepath.Join(dir, "blocked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := re.Pin(a); !ok {
+		t.Fatal("batch pin not durable")
+	}
+	if _, ok := re.Pin(c); ok {
+		t.Fatal("blocked key pinned")
+	}
+	if _, err := st.SetPins([]NewPin{{a, k1}, {b, k2}}, "again"); err != nil || calls != 1 {
+		t.Fatalf("re-pinning the same keys: %v, %d notifications", err, calls)
+	}
+}
