@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+const (
+	sigCONT = syscall.SIGCONT
+	sigSTOP = syscall.SIGSTOP
+	sigKILL = syscall.SIGKILL
+)
+
+func syscallKill(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }
+
+// clkTck is USER_HZ, 100 on every Linux this runs on.
+const clkTck = 100
+
+// cpuTicks is utime+stime of pid in clock ticks.
+func cpuTicks(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed stat of %d", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3; utime is field 14 (f[11]), stime field 15 (f[12]).
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed stat of %d", pid)
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed stat of %d", pid)
+	}
+	return u + s, nil
+}
+
+// sumCPU is the CPU seconds all pids used so far.
+func sumCPU(pids map[string]int) float64 {
+	var t uint64
+	for _, p := range pids {
+		if v, err := cpuTicks(p); err == nil {
+			t += v
+		}
+	}
+	return float64(t) / clkTck
+}
+
+// rssKB is VmRSS of pid in kB.
+func rssKB(pid int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			if len(f) >= 2 {
+				return strconv.Atoi(f[1])
+			}
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// machineCPU is the busy and total jiffies of the whole machine.
+func machineCPU() (busy, total uint64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line := strings.SplitN(string(data), "\n", 2)[0]
+	f := strings.Fields(line)
+	for i, x := range f[1:] {
+		v, _ := strconv.ParseUint(x, 10, 64)
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total
+}
