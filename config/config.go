@@ -135,7 +135,7 @@ var Defaults = map[string]any{
 	"ssh.port":                22,
 	"auth.cert_validity":      "8760h",
 	"auth.renew_before":       "720h",
-	"peers.heartbeat":         "250ms",
+	"peers.heartbeat":         "500ms",
 	"peers.dead_after":        "2s",
 	"log.level":               "info",
 	"log.format":              "auto",

@@ -52,7 +52,7 @@ auth:
   renew_before: {{.RenewBefore}}
 
 peers:
-  heartbeat: 250ms
+  heartbeat: 500ms
   dead_after: 2s
 
 log:

@@ -46,7 +46,7 @@ type Config struct {
 	Peers []PeerSpec
 	// Listen lists where sessions are accepted.
 	Listen []netip.AddrPort
-	// Heartbeat is the interval between heartbeats (default 250ms).
+	// Heartbeat is the interval between heartbeats (default 500ms).
 	Heartbeat time.Duration
 	// DeadAfter closes a session that sent nothing for that long
 	// (default 2s: a silently dead peer is Unreachable within 3 s).
@@ -66,7 +66,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultHeartbeat = 250 * time.Millisecond
+	DefaultHeartbeat = 500 * time.Millisecond
 	DefaultDeadAfter = 2 * time.Second
 
 	dialTimeout    = time.Second
