@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/orchd/orchd/state"
+	"github.com/orchd/orchd/testbed"
 )
 
 func needSSH(t *testing.T) {
@@ -137,6 +140,35 @@ func TestShellOverSSH(t *testing.T) {
 	a.expect("user viassh added")
 	a.send("exit\r")
 	a.wait()
+
+	// Interactive trust: the presented fingerprint is shown and confirmed,
+	// the administrator password asked once, without echo.
+	fp12 := readState(t, tb, "1_2").Orchestrator.Fingerprint
+	it := startPTY(t, exec.Command("sshpass", sshArgs(addr, "admin", "-tt")...), "SSHPASS="+adminPW)
+	it.expect("orch-1_1> ")
+	it.send("set maestro authentication trust orchestrators 1_2\r")
+	it.expect("1_2 presents fingerprint " + fp12)
+	it.expect("[y/n] ")
+	it.send("y\r")
+	it.expect("Administrator password on the other orchestrators: ")
+	it.send(adminPW + "\r")
+	it.expect("1_2: trusted")
+	it.expect("orch-1_1> ")
+	it.send("exit\r")
+	it.wait()
+	if strings.Contains(it.buf.String(), adminPW) {
+		t.Error("the administrator password was echoed")
+	}
+	if err := testbed.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
+		for _, p := range readState(t, tb, "1_1").Peers {
+			if p.ID == "1_2" {
+				return p.Status == state.Authenticated, nil
+			}
+		}
+		return false, nil
+	}); err != nil {
+		t.Fatalf("1_2 not Authenticated after the interactive trust: %+v", readState(t, tb, "1_1").Peers)
+	}
 
 	log := tb.Nodes[0].Root + "/var/log/clishd/clishd.log"
 	if b, _ := os.ReadFile(log); !strings.Contains(string(b), "expert mode entered") {
