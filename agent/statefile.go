@@ -8,18 +8,34 @@ import (
 	"github.com/orchd/orchd/state"
 )
 
-// stateWriter rewrites the state file at once on every change and at least
-// every StateRefresh, so orch_stat can tell a live daemon from a stuck one.
+// minStateInterval spaces state-file writes during a burst of changes: a
+// converging 64-node mesh changes hundreds of times a second, and each write
+// encodes the whole mesh matrix. The first change after a quiet spell is
+// written at once, so a link loss still shows within milliseconds.
+const minStateInterval = 100 * time.Millisecond
+
+// stateWriter rewrites the state file on every change (at most every
+// minStateInterval) and at least every StateRefresh, so orch_stat can tell a
+// live daemon from a stuck one.
 func (a *Agent) stateWriter(ctx context.Context) {
 	t := time.NewTicker(a.cfg.StateRefresh)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.dirty:
+			if wait := minStateInterval - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		case <-t.C:
 		}
+		last = time.Now()
 		if err := a.writeState(); err != nil {
 			a.log.WithError(err).Error("writing state file")
 		}

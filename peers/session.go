@@ -227,6 +227,9 @@ func (m *Manager) ended(s *session) {
 	}
 }
 
+// minViewInterval spaces view frames on one session.
+const minViewInterval = 100 * time.Millisecond
+
 // heartbeatFrame is constant; encoded once.
 var heartbeatFrame, _ = appendFrame(nil, &wireHeartbeat{Type: typeHeartbeat})
 
@@ -240,6 +243,8 @@ func (s *session) writer() {
 	sentCert := s.hs.local
 	s.hs.mu.Unlock()
 	var buf []byte
+	var lastView time.Time
+	viewPending := false
 	for n := 1; ; n++ {
 		buf = buf[:0]
 		var written chan struct{}
@@ -248,11 +253,12 @@ func (s *session) writer() {
 			return
 		case <-tick.C:
 			buf = append(buf, heartbeatFrame...)
-			if n%viewEvery == 0 {
-				if m.expire(s) {
+			if n%viewEvery == 0 || viewPending {
+				if n%viewEvery == 0 && m.expire(s) {
 					return
 				}
 				buf = s.appendView(buf)
+				lastView, viewPending = time.Now(), false
 			}
 			if cur := m.cfg.Self(); sentCert == nil {
 				sentCert = cur.Cert
@@ -264,7 +270,15 @@ func (s *session) writer() {
 				sentCert = cur.Cert
 			}
 		case <-s.viewDirty:
+			// During a storm of changes (a large mesh converging) one
+			// view per minViewInterval is enough; the next heartbeat
+			// carries the latest.
+			if time.Since(lastView) < minViewInterval {
+				viewPending = true
+				continue
+			}
 			buf = s.appendView(buf)
+			lastView = time.Now()
 		case f := <-s.out:
 			buf = append(buf, f.b...)
 			written = f.written
