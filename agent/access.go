@@ -22,12 +22,8 @@ import (
 // ctlGroup may use the control socket besides root.
 const ctlGroup = "clishd"
 
-// serveControl runs the local control socket for clish.
-func (a *Agent) serveControl(ctx context.Context) error {
-	l, err := ctlsock.Listen(a.opts.Layout.Socket(), ctlGroup)
-	if err != nil {
-		return err
-	}
+// serveControl runs the local control socket for clish on l.
+func (a *Agent) serveControl(ctx context.Context, l *net.UnixListener) error {
 	defer os.Remove(a.opts.Layout.Socket())
 	return ctlsock.Serve(ctx, l, a.handleControl, func(f string, args ...any) { a.log.Warnf(f, args...) })
 }

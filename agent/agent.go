@@ -16,6 +16,7 @@ import (
 	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/configdb"
+	"github.com/orchd/orchd/ctlsock"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/paths"
 	"github.com/orchd/orchd/peers"
@@ -133,10 +134,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.renewer(ctx) }()
+	// The console socket exists before systemd hears READY=1, so a unit
+	// ordered after clishd can use clish at once.
+	ctl, err := ctlsock.Listen(a.opts.Layout.Socket(), ctlGroup)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("control socket: %w", err)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := a.serveControl(ctx); err != nil {
+		if err := a.serveControl(ctx, ctl); err != nil {
 			errc <- fmt.Errorf("control socket: %w", err)
 		}
 	}()

@@ -119,6 +119,18 @@ func TestFoundation2x2(t *testing.T) {
 // after, FAILED naming the peer and the remedy when a cable is pulled.
 func healthChecks(t *testing.T, tb *testbed.Testbed, adminPW string) {
 	const test = "Maestro Orchestrator Authentication"
+	// Before trust every peer settles to Untrusted (reachable, no pin); the
+	// cable pulled above may still be reconnecting for a moment.
+	if err := testbed.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
+		for _, p := range readState(t, tb, "1_1").Peers {
+			if p.Status != state.Untrusted {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatalf("peers did not settle to Untrusted before trust: %+v", readState(t, tb, "1_1").Peers)
+	}
 	out, _, code := run(t, tb, "1_1", "", "hcp", "-r", test)
 	if code != 1 || !strings.Contains(out, "FAILED") {
 		t.Fatalf("hcp before trust: exit %d\n%s", code, out)

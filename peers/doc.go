@@ -33,7 +33,7 @@
 //
 //	{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Authenticated",...}}  first, both ways
 //	{"type":"heartbeat"}                                        every Heartbeat
-//	{"type":"view","view":{...}}                                on change, and every 8 heartbeats
+//	{"type":"view","view":{...}}                                on change (at most every 100 ms), on the first heartbeat and every 4
 //	{"type":"cert","pem":"-----BEGIN CERTIFICATE-----..."}      after our certificate was renewed
 //	{"type":"revoke","from":"1_1","revoked":["1_3"],"issued_at":RFC3339Nano,
 //	 "nonce":b64(16 bytes),"signature":b64(Ed25519)}

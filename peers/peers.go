@@ -75,7 +75,7 @@ const (
 	backoffStart   = 100 * time.Millisecond
 	backoffCap     = 2 * time.Second
 	refusedCap     = 10 * time.Second // see backoff in loop.go
-	viewEvery      = 8                // heartbeats between piggybacked views
+	viewEvery      = 4                // heartbeats between piggybacked views
 	sessionOutSize = 16
 )
 

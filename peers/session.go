@@ -245,16 +245,20 @@ func (s *session) writer() {
 	var buf []byte
 	var lastView time.Time
 	viewPending := false
-	for n := 1; ; n++ {
+	ticks := 0
+	for {
 		buf = buf[:0]
 		var written chan struct{}
 		select {
 		case <-s.done:
 			return
 		case <-tick.C:
+			ticks++
 			buf = append(buf, heartbeatFrame...)
-			if n%viewEvery == 0 || viewPending {
-				if n%viewEvery == 0 && m.expire(s) {
+			// The first tick repeats the hello's view: one sent while the
+			// peer was still attaching the session may have been dropped.
+			if ticks%viewEvery == 0 || viewPending || ticks == 1 {
+				if ticks%viewEvery == 0 && m.expire(s) {
 					return
 				}
 				buf = s.appendView(buf)
