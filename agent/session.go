@@ -33,7 +33,7 @@ type adminSession struct {
 	mode      string
 	command   string // modeExec
 	script    string // modeScript
-	scriptTag string
+	scriptTag string // clish -f FILE: named in the error ("FILE line 3: ...")
 	answers   map[string]string
 	in        io.Reader
 	out, err  io.Writer
@@ -80,8 +80,13 @@ func (a *Agent) runSession(s *adminSession) int {
 		hist = filepath.Join(a.opts.Layout.LibDir(), "history", s.user)
 		os.MkdirAll(filepath.Dir(hist), 0o700)
 	}
+	errOut := s.err
+	if s.mode == modeScript && s.scriptTag != "" {
+		// The shell's "line N: ..." says which line; the file says where.
+		errOut = &prefixWriter{w: s.err, prefix: s.scriptTag + " "}
+	}
 	sess := shell.NewSession(eng, shell.SessionOptions{
-		In: s.in, Out: s.out, Err: s.err, Term: s.term, Width: s.width, Height: s.height,
+		In: s.in, Out: s.out, Err: errOut, Term: s.term, Width: s.width, Height: s.height,
 		Prompt:         a.prompt(),
 		User:           s.user,
 		ReadOnlyReason: func() string { return a.readOnlyReason(s) },
@@ -129,3 +134,25 @@ func (a *Agent) prompt() string { return "orch-" + a.cfg.ID.String() + "> " }
 func (a *Agent) afterCommand() { a.markDirty() }
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// prefixWriter puts prefix at the start of every line written through it.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool // inside a line
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out []byte
+	for _, c := range b {
+		if !p.mid {
+			out = append(out, p.prefix...)
+		}
+		out = append(out, c)
+		p.mid = c != '\n'
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
