@@ -107,7 +107,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(a.opts.Layout.RunDir(), 0o755); err != nil {
 		return fmt.Errorf("creating run directory: %w", err)
 	}
+	// The console socket first: it exists before systemd hears READY=1 (a
+	// unit ordered after clishd can use clish at once), and a second clishd
+	// on the same root stops here, before touching the first one's state.
+	ctl, err := ctlsock.Listen(a.opts.Layout.Socket(), ctlGroup)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
 	if err := a.writeState(); err != nil {
+		ctl.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -134,14 +142,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.renewer(ctx) }()
-	// The console socket exists before systemd hears READY=1, so a unit
-	// ordered after clishd can use clish at once.
-	ctl, err := ctlsock.Listen(a.opts.Layout.Socket(), ctlGroup)
-	if err != nil {
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("control socket: %w", err)
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -87,3 +87,22 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestListenRefusesALiveSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "c.sock")
+	l, err := Listen(sock, "no-such-group-orchd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := Listen(sock, "no-such-group-orchd"); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second Listen on a live socket: %v", err)
+	}
+	l.Close()
+	// A stale socket file (daemon gone) is replaced.
+	l2, err := Listen(sock, "no-such-group-orchd")
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	l2.Close()
+}

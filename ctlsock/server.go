@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +39,12 @@ type Handler func(s *Session) int
 // Listen creates the control socket at path with mode 0660 and, when a group
 // named group exists, that group, so its members may use clish.
 func Listen(path, group string) (*net.UnixListener, error) {
+	// A socket that answers belongs to a running clishd: removing it would
+	// silently cut that daemon off from its console.
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s answers: another clishd is already running with this root", path)
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("removing stale socket %s: %w", path, err)
 	}
