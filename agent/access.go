@@ -138,7 +138,7 @@ func (a *Agent) serveSSH(ctx context.Context) {
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(a.cfg.SSHPort))
 	srv := &sshserver.Server{
-		HostKey:    a.id.Key,
+		HostKey:    a.identity().Key,
 		Auth:       sshAuth{a.auth},
 		Handler:    sshHandler{a},
 		Banner:     fmt.Sprintf("orchd orchestrator %s: authorised administrators only; activity is logged.\n", a.cfg.ID),
@@ -171,7 +171,7 @@ func (a *Agent) lastLogin(s *adminSession) {
 	}
 	a.lastMu.Lock()
 	defer a.lastMu.Unlock()
-	path := a.opts.Layout.LibDir() + "/lastlog.json"
+	path := a.opts.Layout.LastLog()
 	m := map[string]entry{}
 	if b, err := os.ReadFile(path); err == nil {
 		json.Unmarshal(b, &m)

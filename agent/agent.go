@@ -157,7 +157,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	} else if ok {
 		a.log.Debug("notified systemd: ready")
 	}
-	a.log.WithFields(logrus.Fields{"id": a.cfg.ID.String(), "fingerprint": a.id.Fingerprint(), "root": a.opts.Layout.Root}).Info("clishd running")
+	a.log.WithFields(logrus.Fields{"id": a.cfg.ID.String(), "fingerprint": a.identity().Fingerprint(), "root": a.opts.Layout.Root}).Info("clishd running")
 
 	var runErr error
 	select {

@@ -3,13 +3,12 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/configdb"
-	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/shell"
 )
 
@@ -41,9 +40,7 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 		Feature: aaa.FeatureMaestroAuth, Run: func(c *shell.Ctx, _ shell.Args) error { a.showAuthentication(c.Out); return nil }})
 	e.Register(shell.Command{Syntax: "show maestro authentication fingerprint", Help: "this orchestrator's ID, fingerprint and certificate expiry",
 		Feature: aaa.FeatureMaestroAuth, Run: func(c *shell.Ctx, _ shell.Args) error {
-			a.mu.Lock()
-			id := a.id
-			a.mu.Unlock()
+			id := a.identity()
 			fmt.Fprintf(c.Out, "Orchestrator ID:  %s\nFingerprint:      %s\nCertificate:      valid until %s\n", a.cfg.ID, id.Fingerprint(), fmtTime(id.Cert.NotAfter))
 			return nil
 		}})
@@ -178,17 +175,12 @@ func newPassword(c *shell.Ctx, question string) (string, error) {
 	return aaa.Hash(pw)
 }
 
-// showAuthentication prints the local peer table.
-func (a *Agent) showAuthentication(w interface{ Write([]byte) (int, error) }) {
-	peers := a.snapshot(nowFunc()).Peers
-	sort.Slice(peers, func(i, j int) bool {
-		x, _ := identity.ParseID(peers[i].ID)
-		y, _ := identity.ParseID(peers[j].ID)
-		return identity.Less(x, y)
-	})
+// showAuthentication prints the local peer table, straight from the
+// session manager (already ordered by ID): no need to build a state file.
+func (a *Agent) showAuthentication(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORCHESTRATOR\tSTATUS\tPORT\tFINGERPRINT\tSINCE\tREASON")
-	for _, p := range peers {
+	for _, p := range a.mesh.Statuses() {
 		fp := p.Fingerprint
 		if fp == "" {
 			fp = "-"

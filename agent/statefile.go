@@ -72,9 +72,6 @@ func (a *Agent) snapshot(now time.Time) *state.File {
 	return f
 }
 
-// nowFunc is the clock; a variable so tests can fix it.
-var nowFunc = time.Now
-
 func (a *Agent) writeState() error {
 	return state.Write(a.opts.Layout.StateFile(), a.snapshot(time.Now()))
 }

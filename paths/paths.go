@@ -39,6 +39,7 @@ func (l Layout) BlockedFingerprints() string { return l.join("etc", "clishd", "b
 func (l Layout) LibDir() string              { return l.join("var", "lib", "clishd") }
 func (l Layout) TrustStore() string          { return l.join("var", "lib", "clishd", "trust.json") }
 func (l Layout) UsersFile() string           { return l.join("var", "lib", "clishd", "users.json") }
+func (l Layout) LastLog() string             { return l.join("var", "lib", "clishd", "lastlog.json") }
 func (l Layout) SavedConfig() string         { return l.join("var", "lib", "clishd", "config.json") }
 func (l Layout) RunDir() string              { return l.join("run", "clishd") }
 func (l Layout) StateFile() string           { return l.join("run", "clishd", "state.json") }
