@@ -102,13 +102,9 @@ func (a *Agent) runSession(s *adminSession) int {
 	}
 	switch s.mode {
 	case modeExec:
-		code := sess.Exec(s.ctx, s.command)
-		a.afterCommand()
-		return code
+		return sess.Exec(s.ctx, s.command)
 	case modeScript:
-		code := sess.RunScript(s.ctx, strings.NewReader(s.script))
-		a.afterCommand()
-		return code
+		return sess.RunScript(s.ctx, strings.NewReader(s.script))
 	}
 	if reason != "" && s.role.ReadWrite(aaa.FeatureConfig) {
 		fmt.Fprintf(s.out, "%s%s", strings.ReplaceAll(reason, "\n", "\r\n"), nl(s.term))
@@ -128,10 +124,6 @@ func nl(term bool) string {
 }
 
 func (a *Agent) prompt() string { return "orch-" + a.cfg.ID.String() + "> " }
-
-// afterCommand republishes state that commands may have changed (the
-// saved/unsaved flag).
-func (a *Agent) afterCommand() { a.markDirty() }
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
