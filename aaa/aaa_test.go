@@ -75,9 +75,15 @@ func TestRoles(t *testing.T) {
 	if !ok || mon.Expert {
 		t.Fatalf("monitorRole = %+v, %v", mon, ok)
 	}
-	for _, f := range []string{"maestro-auth", "users", "aaa", "security", "config", "expert"} {
+	for _, f := range []string{"maestro-auth", "users", "rba", "password-controls", "aaa", "security", "management", "config", "audit", "expert"} {
 		if !admin.ReadWrite(f) || !admin.Read(f) {
 			t.Errorf("adminRole: %s not read-write", f)
+		}
+		if f == "expert" {
+			if mon.Read(f) {
+				t.Errorf("monitorRole: has expert")
+			}
+			continue
 		}
 		if mon.ReadWrite(f) || !mon.Read(f) {
 			t.Errorf("monitorRole: %s not read-only", f)

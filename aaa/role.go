@@ -8,15 +8,21 @@ import (
 // Features a role grants, read-write or read-only (Gaia RBA). A command
 // needs its feature read-write to change anything.
 const (
-	FeatureMaestroAuth = "maestro-auth" // mesh trust, revoke, block
-	FeatureUsers       = "users"        // local users, passwords, roles
-	FeatureAAA         = "aaa"          // providers, login domains, lockout, MFA
-	FeatureSecurity    = "security"     // sealed secret store
-	FeatureConfig      = "config"       // save config, config lock
-	FeatureExpert      = "expert"       // expert mode (root shell)
+	FeatureMaestroAuth      = "maestro-auth"      // mesh trust, revoke, block, membership
+	FeatureUsers            = "users"             // local users, passwords, their roles
+	FeatureRBA              = "rba"               // role definitions
+	FeaturePasswordControls = "password-controls" // password policy, lockout settings
+	FeatureAAA              = "aaa"               // providers, login domains, lockouts, MFA, mail server
+	FeatureSecurity         = "security"          // sealed secret store, config export/import
+	FeatureManagement       = "management"        // trusted manager API, tokens
+	FeatureConfig           = "config"            // save config, config lock
+	FeatureAudit            = "audit"             // audit log
+	FeatureExpert           = "expert"            // expert mode (root shell)
 )
 
-var features = []string{FeatureMaestroAuth, FeatureUsers, FeatureAAA, FeatureSecurity, FeatureConfig, FeatureExpert}
+// features in DESIGN §8.1 order.
+var features = []string{FeatureMaestroAuth, FeatureUsers, FeatureRBA, FeaturePasswordControls, FeatureAAA,
+	FeatureSecurity, FeatureManagement, FeatureConfig, FeatureAudit, FeatureExpert}
 
 // Features returns every feature name, in a stable order.
 func Features() []string { return slices.Clone(features) }
@@ -50,7 +56,8 @@ func (r Role) Read(feature string) bool {
 func BuiltinRoles() []Role {
 	return []Role{
 		{Name: AdminRole, ReadWriteFeatures: Features(), Expert: true},
-		{Name: MonitorRole, ReadOnlyFeatures: Features()},
+		// monitorRole lacks expert entirely (DESIGN §8.1).
+		{Name: MonitorRole, ReadOnlyFeatures: slices.DeleteFunc(Features(), func(f string) bool { return f == FeatureExpert })},
 	}
 }
 
