@@ -64,7 +64,7 @@ func (a *Agent) handleControl(cs *ctlsock.Session) int {
 		user: name, role: role, from: fmt.Sprintf("console (uid %d, pid %d)", cs.Cred.UID, cs.Cred.PID),
 		mode: h.Mode, command: h.Command, script: h.Script, scriptTag: h.ScriptName, answers: h.Answers,
 		in: cs.Stdin, out: cs.Stdout, err: cs.Stderr, term: h.TTY, termName: h.Term, width: h.Width, height: h.Height,
-		windows: wins, ctx: cs.Ctx,
+		windows: wins, ctx: cs.Ctx, fixedRole: cs.Cred.UID == 0,
 	}
 	if h.Answers != nil && h.Mode != modeInteractive {
 		// Answers replace the stream: prompts without an answer fail

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/configdb"
 	"github.com/orchd/orchd/ctlsock"
@@ -54,6 +55,8 @@ type Agent struct {
 	auth   *aaa.Authenticator
 	lastMu sync.Mutex
 
+	audit *audit.Log
+
 	trust *truststore.Store
 	mesh  *peers.Manager
 
@@ -85,6 +88,9 @@ func New(o Options) (*Agent, error) {
 		o.Log.Error(w)
 	}
 	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, db: db, started: time.Now(), dirty: make(chan struct{}, 1)}
+	if a.audit, err = openAudit(o.Layout.AuditLog(), o.Log); err != nil {
+		return nil, err
+	}
 	a.auth = &aaa.Authenticator{Dir: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
 	a.ports = a.initialPorts()
 	if err := a.setupMesh(); err != nil {

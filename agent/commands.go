@@ -16,6 +16,7 @@ import (
 // the session for its user, role and lock identity.
 func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 	e := shell.NewEngine()
+	a.registerAuditCommands(e)
 	users := func() []string {
 		var out []string
 		for _, u := range a.db.Running().Users {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/configdb"
 	"github.com/orchd/orchd/shell"
 )
@@ -43,6 +44,10 @@ type adminSession struct {
 	height    int
 	windows   <-chan [2]int
 	ctx       context.Context
+	// fixedRole: the role is not re-read from the configuration at each
+	// command (root on the console; users of an external provider, who
+	// have no local account and get their roles at login).
+	fixedRole bool
 }
 
 var sessionIDs atomic.Uint64
@@ -51,11 +56,57 @@ func (s *adminSession) owner() configdb.Owner {
 	return configdb.Owner{SessionID: fmt.Sprint(s.id), User: s.user, From: s.from}
 }
 
-// readOnlyReason is asked before every command: the role may forbid
-// changes, and the configuration lock may have moved.
+// currentRole re-reads a local user's role at each command, so deleting or
+// demoting a user takes effect in its open sessions at once. Remote users
+// (no local account) keep what their provider granted at login.
+func (a *Agent) currentRole(s *adminSession) (aaa.Role, error) {
+	if s.fixedRole {
+		return s.role, nil
+	}
+	u, ok := a.db.LookupUser(s.user)
+	if !ok {
+		return aaa.Role{}, fmt.Errorf("user %s no longer exists", s.user)
+	}
+	r, ok := aaa.LookupRole(u.Role)
+	if !ok {
+		return aaa.Role{}, fmt.Errorf("user %s has no valid role (%q)", s.user, u.Role)
+	}
+	return r, nil
+}
+
+// authorize checks one command against the feature it names (DESIGN §8.1):
+// a change needs the feature read-write, anything else read access.
+func (a *Agent) authorize(s *adminSession, cmd *shell.Command) error {
+	if cmd.Feature == "" {
+		return nil // exit, help, show commands: the shell's own words
+	}
+	role, err := a.currentRole(s)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cmd.Write && !role.ReadWrite(cmd.Feature):
+		have := "no access"
+		if role.Read(cmd.Feature) {
+			have = "read-only"
+		}
+		return fmt.Errorf("needs feature %s read-write; user %s has roles %s (%s: %s)", cmd.Feature, s.user, role.Name, cmd.Feature, have)
+	case !role.Read(cmd.Feature):
+		return fmt.Errorf("needs feature %s; user %s has roles %s, which do not include it", cmd.Feature, s.user, role.Name)
+	}
+	return nil
+}
+
+// readOnlyReason is asked before every command: a role with nothing
+// read-write never takes the configuration lock, and the lock may have
+// moved.
 func (a *Agent) readOnlyReason(s *adminSession) string {
-	if !s.role.ReadWrite(aaa.FeatureConfig) {
-		return fmt.Sprintf("role %s is read-only", s.role.Name)
+	role, err := a.currentRole(s)
+	if err != nil {
+		return err.Error()
+	}
+	if len(role.ReadWriteFeatures) == 0 {
+		return fmt.Sprintf("role %s is read-only", role.Name)
 	}
 	if ok, holder := a.lock.Acquire(s.owner()); !ok {
 		return configdb.LockedMessage(holder)
@@ -70,6 +121,8 @@ func (a *Agent) runSession(s *adminSession) int {
 	log := a.log.WithField("user", s.user).WithField("from", s.from).WithField("session", s.id)
 	log.WithField("mode", s.mode).Info("shell session start")
 	defer log.Info("shell session end")
+	a.record(audit.Event{Type: "login", User: s.user, Source: s.from, Result: "ok", Fields: map[string]string{"mode": s.mode, "session": fmt.Sprint(s.id)}})
+	defer a.record(audit.Event{Type: "logout", User: s.user, Source: s.from, Result: "ok", Fields: map[string]string{"session": fmt.Sprint(s.id)}})
 
 	// Take the lock at once for a read-write user, so a second admin is
 	// told who holds it before typing anything.
@@ -92,6 +145,17 @@ func (a *Agent) runSession(s *adminSession) int {
 		ReadOnlyReason: func() string { return a.readOnlyReason(s) },
 		Answers:        s.answers,
 		HistoryFile:    hist,
+		Authorize:      func(cmd *shell.Command) error { return a.authorize(s, cmd) },
+		Ran: func(cmd *shell.Command, line string, err error) {
+			if !cmd.Write {
+				return
+			}
+			e := audit.Event{Type: "command", User: s.user, Source: s.from, Command: line, Result: "ok"}
+			if err != nil {
+				e.Result, e.Reason = "failed", err.Error()
+			}
+			a.record(e)
+		},
 	})
 	if s.windows != nil {
 		go func() {
@@ -106,7 +170,7 @@ func (a *Agent) runSession(s *adminSession) int {
 	case modeScript:
 		return sess.RunScript(s.ctx, strings.NewReader(s.script))
 	}
-	if reason != "" && s.role.ReadWrite(aaa.FeatureConfig) {
+	if role, _ := a.currentRole(s); reason != "" && len(role.ReadWriteFeatures) > 0 {
 		fmt.Fprintf(s.out, "%s%s", strings.ReplaceAll(reason, "\n", "\r\n"), nl(s.term))
 	}
 	if err := sess.RunInteractive(s.ctx); err != nil && s.ctx.Err() == nil {

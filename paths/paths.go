@@ -46,4 +46,5 @@ func (l Layout) StateFile() string           { return l.join("run", "clishd", "s
 func (l Layout) Socket() string              { return l.join("run", "clishd", "clishd.sock") }
 func (l Layout) PIDFile() string             { return l.join("run", "clishd", "clishd.pid") }
 func (l Layout) LogDir() string              { return l.join("var", "log", "clishd") }
+func (l Layout) AuditLog() string            { return l.join("var", "log", "clishd", "audit.jsonl") }
 func (l Layout) HCPDir() string              { return l.join("var", "log", "hcp") }

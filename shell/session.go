@@ -43,6 +43,12 @@ type SessionOptions struct {
 	Answers map[string]string
 	// HistoryFile keeps interactive history across sessions ("" = memory).
 	HistoryFile string
+	// Authorize, when set, is asked before every command that parsed: a
+	// non-nil error refuses it (role-based access per command feature).
+	Authorize func(cmd *Command) error
+	// Ran, when set, is told of every command that parsed and was allowed
+	// to run, with its outcome (the audit log).
+	Ran func(cmd *Command, line string, err error)
 }
 
 // Session runs commands for one user over one stream.
@@ -164,8 +170,16 @@ func (s *Session) run(ctx context.Context, line string) (code int, err error) {
 	if s.opts.ReadOnlyReason != nil {
 		reason = s.opts.ReadOnlyReason()
 	}
+	if s.opts.Authorize != nil {
+		if err := s.opts.Authorize(p.Command); err != nil {
+			return ExitFailed, fmt.Errorf("%q: not allowed: %w", p.Name, err)
+		}
+	}
 	if p.Command.Write && reason != "" {
 		return ExitFailed, fmt.Errorf("%q: not allowed: this session is read-only (%s)", p.Name, reason)
+	}
+	if s.opts.Ran != nil {
+		defer func() { s.opts.Ran(p.Command, line, err) }()
 	}
 	c := &Ctx{Context: ctx, Out: s.out, User: s.opts.User, ReadOnly: reason != "", ReadOnlyReason: reason,
 		Name: p.Name, Line: line, s: s, owner: s.in.newOwner()}
