@@ -19,8 +19,10 @@ import (
 	"github.com/orchd/orchd/configdb"
 	"github.com/orchd/orchd/ctlsock"
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/membership"
 	"github.com/orchd/orchd/paths"
 	"github.com/orchd/orchd/peers"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 	"github.com/orchd/orchd/truststore"
 	"github.com/sirupsen/logrus"
@@ -57,8 +59,10 @@ type Agent struct {
 
 	audit *audit.Log
 
-	trust *truststore.Store
-	mesh  *peers.Manager
+	trust   *truststore.Store
+	mesh    *peers.Manager
+	records *records.Store    // revocations and removal notices (mesh_records.go)
+	members *membership.Store // the mesh membership (mesh_records.go)
 
 	mu       sync.Mutex
 	id       *identity.Identity

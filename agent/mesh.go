@@ -8,7 +8,9 @@ import (
 
 	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/membership"
 	"github.com/orchd/orchd/peers"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 	"github.com/orchd/orchd/truststore"
 )
@@ -20,19 +22,15 @@ func (a *Agent) setupMesh() error {
 		return fmt.Errorf("opening trust store: %w", err)
 	}
 	a.trust = st
-	var specs []peers.PeerSpec
-	for _, id := range a.cfg.Peers() {
-		p := a.cfg.PeerPort(id)
-		theirs, err := p.AddressFor(id)
-		if err != nil {
-			return fmt.Errorf("address of peer %s: %w", id, err)
-		}
-		ours, err := a.cfg.PortAddress(p)
-		if err != nil {
-			return err
-		}
-		specs = append(specs, peers.PeerSpec{ID: id, Port: p.Role,
-			Addr: netip.AddrPortFrom(theirs.Addr(), uint16(a.cfg.SyncTCPPort)), Local: ours.Addr()})
+	if a.records, err = records.Open(a.opts.Layout.Revocations()); err != nil {
+		return fmt.Errorf("opening revocation records: %w", err)
+	}
+	if a.members, err = membership.Open(a.opts.Layout.Members(), a.cfg.ID, a.cfg.Orchestrators, time.Now()); err != nil {
+		return fmt.Errorf("opening mesh membership: %w", err)
+	}
+	specs, err := a.peerSpecs()
+	if err != nil {
+		return err
 	}
 	var listen []netip.AddrPort
 	for _, p := range []config.SyncPort{a.cfg.Internal, a.cfg.External} {
@@ -51,6 +49,8 @@ func (a *Agent) setupMesh() error {
 		DeadAfter: a.cfg.DeadAfter,
 		Logf:      func(f string, args ...any) { a.log.WithField("part", "peers").Infof(f, args...) },
 		OnChange:  a.markDirty,
+		Records:   a.records,
+		OnRecord:  func(r records.Record) { a.applyRecord(r, "received") },
 		Interfaces: map[string]string{
 			config.RoleInternal: a.cfg.Internal.Interface,
 			config.RoleExternal: a.cfg.External.Interface,
@@ -60,16 +60,50 @@ func (a *Agent) setupMesh() error {
 		StartLinksDown: true,
 	})
 	st.OnChange(func() { a.mesh.Reconcile(); a.markDirty() })
-	a.mesh.OnRevocationNotice(func(from identity.ID, revoked []identity.ID) {
-		removed, err := st.Revoke(revoked...)
-		l := a.log.WithField("from", from.String()).WithField("revoked", fmt.Sprint(revoked))
-		if err != nil {
-			l.WithError(err).Error("applying revocation notice")
-			return
-		}
-		l.WithField("removed", fmt.Sprint(removed)).Warn("revocation notice applied")
-	})
+	// A crash between keeping a record and applying it: apply at start
+	// (applying is idempotent).
+	for _, r := range a.records.All() {
+		a.applyRecord(r, "kept")
+	}
 	return nil
+}
+
+// peerSpecs is how to reach every member but us.
+func (a *Agent) peerSpecs() ([]peers.PeerSpec, error) {
+	var specs []peers.PeerSpec
+	for _, id := range a.members.Peers() {
+		spec, err := a.peerSpec(id)
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+func (a *Agent) peerSpec(id identity.ID) (peers.PeerSpec, error) {
+	p := a.cfg.PeerPort(id)
+	theirs, err := p.AddressFor(id)
+	if err != nil {
+		return peers.PeerSpec{}, fmt.Errorf("address of peer %s: %w", id, err)
+	}
+	ours, err := a.cfg.PortAddress(p)
+	if err != nil {
+		return peers.PeerSpec{}, err
+	}
+	return peers.PeerSpec{ID: id, Port: p.Role,
+		Addr: netip.AddrPortFrom(theirs.Addr(), uint16(a.cfg.SyncTCPPort)), Local: ours.Addr()}, nil
+}
+
+// membersChanged hands the sessions the new membership.
+func (a *Agent) membersChanged() {
+	specs, err := a.peerSpecs()
+	if err != nil {
+		a.log.WithError(err).Error("membership changed but a member cannot be reached")
+		return
+	}
+	a.mesh.SetPeers(specs)
+	a.markDirty()
 }
 
 // identity returns the current identity; renewal swaps in a new value, it

@@ -20,9 +20,10 @@ import (
 )
 
 func (a *Agent) registerTrustCommands(e *shell.Engine, s *adminSession) {
+	a.registerMeshCommands(e, s)
 	ids := func() []string {
 		out := []string{"all"}
-		for _, id := range a.cfg.Peers() {
+		for _, id := range a.members.Peers() {
 			out = append(out, id.String())
 		}
 		return out
@@ -47,21 +48,19 @@ func (a *Agent) registerTrustCommands(e *shell.Engine, s *adminSession) {
 		Help: "revoke trust here and on every other authenticated orchestrator", Write: true, Feature: aaa.FeatureMaestroAuth,
 		Complete: map[string]shell.Completer{"targets": ids},
 		Run: func(c *shell.Ctx, x shell.Args) error {
-			targets, err := a.targets(x)
+			targets, _, err := a.targets(x, false)
 			if err != nil {
 				return err
 			}
-			removed, err := a.trust.Revoke(targets...)
+			removed, n, err := a.revoke(targets, s.user)
 			if err != nil {
-				return fmt.Errorf("revoking: %w", err)
+				return err
 			}
-			a.log.WithField("user", s.user).WithField("revoked", fmt.Sprint(removed)).Warn("trust revoked")
 			if len(removed) == 0 {
 				fmt.Fprintln(c.Out, "nothing to revoke: none of them was trusted")
 				return nil
 			}
-			n := a.mesh.BroadcastRevocation(removed)
-			fmt.Fprintf(c.Out, "revoked %s; revocation notice sent to %d other authenticated orchestrator(s)\n", joinIDs(removed), n)
+			fmt.Fprintf(c.Out, "revoked %s; signed revocation record kept and sent to %d connected orchestrator(s); the others get it when they next connect to any member\n", joinIDs(removed), n)
 			return nil
 		}})
 	e.Register(shell.Command{Syntax: "set maestro authentication block fingerprint <fp:fingerprint>",
@@ -89,26 +88,32 @@ func (a *Agent) registerTrustCommands(e *shell.Engine, s *adminSession) {
 		}})
 }
 
-// targets resolves all|ID,... against the topology.
-func (a *Agent) targets(x shell.Args) ([]identity.ID, error) {
+// targets resolves all|ID,... against the membership. With allowNew (trust),
+// an ID that is not a member yet is a new orchestrator joining the mesh:
+// it comes back in fresh too.
+func (a *Agent) targets(x shell.Args, allowNew bool) (ids, fresh []identity.ID, err error) {
 	if x.All("targets") {
-		return a.cfg.Peers(), nil
+		return a.members.Peers(), nil, nil
 	}
-	valid := map[identity.ID]bool{}
 	var names []string
-	for _, id := range a.cfg.Peers() {
-		valid[id] = true
+	for _, id := range a.members.Peers() {
 		names = append(names, id.String())
 	}
 	for _, id := range x.IDs("targets") {
-		if id == a.cfg.ID {
-			return nil, fmt.Errorf("%s is this orchestrator: expected other orchestrators (%s)", id, strings.Join(names, ", "))
-		}
-		if !valid[id] {
-			return nil, fmt.Errorf("%s is not an orchestrator of this mesh: expected one of %s", id, strings.Join(names, ", "))
+		switch {
+		case id == a.cfg.ID:
+			return nil, nil, fmt.Errorf("%s is this orchestrator: expected other orchestrators (%s)", id, strings.Join(names, ", "))
+		case a.members.Has(id):
+		case !allowNew:
+			return nil, nil, fmt.Errorf("%s is not an orchestrator of this mesh: expected one of %s", id, strings.Join(names, ", "))
+		default:
+			if _, err := a.peerSpec(id); err != nil {
+				return nil, nil, fmt.Errorf("%s cannot join this mesh: %w", id, err)
+			}
+			fresh = append(fresh, id)
 		}
 	}
-	return x.IDs("targets"), nil
+	return x.IDs("targets"), fresh, nil
 }
 
 func joinIDs(ids []identity.ID) string {
@@ -126,6 +131,8 @@ type target struct {
 	addr      string
 	presented ed25519.PublicKey
 	named     string // fingerprint the admin named, if any
+	implicit  bool   // a member not named, told about the new ones
+	replace   bool   // force, and the admin named this changed key
 	verified  bool
 	result    string
 	failed    bool
@@ -142,8 +149,12 @@ var errProbed = errors.New("host key captured")
 // over SSH on the sync network, check it against what the admin verified,
 // then log in with the administrator's password and run the trust
 // subsystem, handing every target the full verified member list.
+//
+// Trusting an ID that is not a member yet grows the mesh (DESIGN §3): the
+// members this orchestrator trusts are told too, and every target gets the
+// full list, so one command completes the mesh.
 func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error {
-	ids, err := a.targets(x)
+	ids, fresh, err := a.targets(x, true)
 	if err != nil {
 		return err
 	}
@@ -165,17 +176,27 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		}
 		named[f.ID] = f.Fingerprint
 	}
-	ts := make([]*target, len(ids))
-	for i, id := range ids {
-		ts[i] = &target{id: id, named: named[id]}
+	ts := make([]*target, 0, len(ids))
+	for _, id := range ids {
+		ts = append(ts, &target{id: id, named: named[id]})
+	}
+	full := x.All("targets") || len(fresh) > 0
+	if len(fresh) > 0 {
+		for _, id := range a.members.Peers() {
+			if _, pinned := a.trust.Pin(id); pinned && !inTargets[id] {
+				ts = append(ts, &target{id: id, implicit: true})
+			}
+		}
 	}
 	ctx := c.Context
 
 	// 1. What key does each target present?
 	parallel(ts, func(t *target) { a.probe(ctx, t) })
 
-	// 2. Decide per target, asking the admin where nothing was named.
+	// 2. Decide per target. A key nobody named is confirmed only by a
+	// person at a terminal: a piped "yes" is not a person's word.
 	me := a.identity()
+	var unconfirmed []string
 	for _, t := range ts {
 		if t.failed {
 			continue
@@ -189,10 +210,14 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		switch {
 		case v == verdictVerified:
 			t.verified = true
+			t.replace = force && t.named == fp && pinnedFP != "" && pinnedFP != fp
 		case v == verdictRefused:
 			t.fail("%s", why)
-		case !c.CanPrompt():
+		case t.implicit:
+			t.fail("not told about %s: it is not trusted here", joinIDs(fresh))
+		case !c.Terminal():
 			t.fail("presents %s: verify it on %s and re-run with fingerprints %s=%s", fp, t.id, t.id, fp)
+			unconfirmed = append(unconfirmed, t.id.String()+"="+fp)
 		default:
 			ok, err := c.ConfirmKey("confirm_"+t.id.String(), fmt.Sprintf("%s presents fingerprint %s\nIs this the fingerprint shown on %s?", t.id, fp, t.id))
 			if err != nil {
@@ -205,12 +230,26 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 			}
 		}
 	}
+	if len(unconfirmed) > 0 {
+		// Nothing at all: half a mesh from a script that did not name
+		// every key is not what its author meant.
+		for _, t := range ts {
+			if t.verified {
+				t.verified = false
+				t.fail("not attempted: the command trusts nothing while a fingerprint is unconfirmed")
+			}
+		}
+	}
 	var verified []*target
 	members := []trustproto.Member{trustproto.NewMember(a.cfg.ID, me.Public())}
+	var replace []string
 	for _, t := range ts {
 		if t.verified {
 			verified = append(verified, t)
 			members = append(members, trustproto.NewMember(t.id, t.presented))
+			if t.replace {
+				replace = append(replace, t.id.String())
+			}
 		}
 	}
 
@@ -221,33 +260,43 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 			return err
 		}
 		parallel(verified, func(t *target) {
-			ms := members
-			if !x.All("targets") {
-				// A listed target trusts us; the whole mesh is for `all`.
+			ms, rep := members, replace
+			if !full {
+				// A listed target trusts us; the whole mesh is for `all`
+				// and for growth.
 				ms = []trustproto.Member{members[0], trustproto.NewMember(t.id, t.presented)}
+				rep = nil
+				if t.replace {
+					rep = []string{t.id.String()}
+				}
 			}
-			a.runTrust(ctx, t, s.user, pw, ms, force)
+			a.runTrust(ctx, t, s.user, pw, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me)
 		})
 		var mine []judgedPin
-		expected := map[identity.ID]bool{}
+		repl := map[identity.ID]bool{}
 		for _, t := range verified {
 			if !t.failed {
 				mine = append(mine, judgedPin{id: t.id, key: t.presented})
-				expected[t.id] = true
+				repl[t.id] = t.replace
 			}
 		}
 		how := fmt.Sprintf("%s via trust command on %s (%s)", s.user, a.cfg.ID, s.from)
-		results := a.pinMembers(mine, force, expected, how)
+		results := a.pinMembers(mine, repl, how)
+		var joined []identity.ID
 		for _, t := range verified {
 			if t.failed {
 				continue
 			}
 			if r := results[t.id.String()]; strings.HasPrefix(r, "error: ") {
 				t.fail("%s", strings.TrimPrefix(r, "error: "))
-			} else if t.result == "" {
-				t.result = r
+			} else {
+				if t.result == "" {
+					t.result = r
+				}
+				joined = append(joined, t.id)
 			}
 		}
+		a.addMembers(joined, how)
 	}
 
 	// 4. Report per ID.
@@ -259,11 +308,32 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		}
 		fmt.Fprintf(c.Out, "%s: %s\n", t.id, t.result)
 	}
-	a.log.WithField("user", s.user).WithField("targets", joinIDs(ids)).WithField("failed", failed).Info("trust command")
+	if len(unconfirmed) > 0 {
+		fmt.Fprintf(c.Out, "Nothing was trusted. A fingerprint is confirmed only at a terminal (ssh -t, or clish) or by naming it.\n"+
+			"Verify each on its orchestrator (show maestro authentication fingerprint), then name them:\n"+
+			"  %s fingerprints %s\n"+
+			"or pass {\"fingerprints\": \"%s\"} with clish --input-json.\n",
+			strings.TrimSpace(strings.SplitN(c.Line, " fingerprints ", 2)[0]), strings.Join(unconfirmed, ","), strings.Join(unconfirmed, ","))
+	}
+	a.log.WithField("user", s.user).WithField("targets", joinIDs(ids)).WithField("failed", failed).Warn("trust command")
 	if failed > 0 {
 		return fmt.Errorf("trust not established with %d of %d orchestrators", failed, len(ts))
 	}
 	return nil
+}
+
+// addMembers makes ids members (trust reached them) and starts their
+// sessions.
+func (a *Agent) addMembers(ids []identity.ID, by string) {
+	added, err := a.members.Add(ids, by, time.Now())
+	if err != nil {
+		a.log.WithError(err).Error("membership: adding trusted orchestrators")
+		return
+	}
+	if len(added) > 0 {
+		a.log.WithField("added", joinIDs(added)).WithField("by", by).Warn("membership: orchestrators joined the mesh")
+		a.membersChanged()
+	}
 }
 
 type verdict int
@@ -354,7 +424,7 @@ func (a *Agent) probe(ctx context.Context, t *target) {
 	}
 }
 
-func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, members []trustproto.Member, force bool) {
+func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, req trustproto.Request, me *identity.Identity) {
 	conn, err := a.dial(ctx, t)
 	if err != nil {
 		t.fail("unreachable over %s sync (%s): %v", t.role, t.addr, unwrapNet(err))
@@ -400,7 +470,10 @@ func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, 
 		t.fail("trust subsystem refused: %v", err)
 		return
 	}
-	if err := trustproto.Write(in, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: members, Force: force}); err != nil {
+	// Signed with our identity key: the target pins it only from someone
+	// who holds it.
+	req.Sign(me.Key, t.id, time.Now())
+	if err := trustproto.Write(in, req); err != nil {
 		t.fail("sending trust request: %v", err)
 		return
 	}

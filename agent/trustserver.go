@@ -43,15 +43,13 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 	if err := trustproto.Read(bufio.NewReader(ss.Stdin()), &req); err != nil {
 		return reply(trustproto.Response{Error: "reading request: " + err.Error()})
 	}
-	from, members, err := req.Parse()
+	parsed, err := req.Verify(a.cfg.ID, time.Now())
 	if err != nil {
+		log.WithError(err).Warn("trust request refused")
 		return reply(trustproto.Response{Error: err.Error()})
 	}
+	from, members := parsed.From, parsed.Members
 	me := a.identity()
-	expected := map[identity.ID]bool{}
-	for _, id := range a.cfg.Peers() {
-		expected[id] = true
-	}
 	var judged []judgedPin
 	for _, m := range members {
 		if m.ID == a.cfg.ID {
@@ -64,9 +62,18 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 		}
 		judged = append(judged, judgedPin{id: m.ID, key: m.Key})
 	}
-	results := a.pinMembers(judged, req.Force, expected,
-		fmt.Sprintf("%s via trust from %s (ssh from %s)", p.User, from, ss.RemoteAddr().Addr()))
-	log.WithField("initiator", from.String()).WithField("results", fmt.Sprint(results)).Info("trust request served")
+	how := fmt.Sprintf("%s via trust from %s (ssh from %s)", p.User, from, ss.RemoteAddr().Addr())
+	results := a.pinMembers(judged, parsed.Replace, how)
+	// Membership follows trust (DESIGN §3): every member pinned here is
+	// expected from now on, the new ones included.
+	var joined []identity.ID
+	for _, m := range judged {
+		if r := results[m.id.String()]; r == "trusted" || r == "already trusted" {
+			joined = append(joined, m.id)
+		}
+	}
+	a.addMembers(joined, how)
+	log.WithField("initiator", from.String()).WithField("results", fmt.Sprint(results)).Warn("trust request served")
 	return reply(trustproto.Response{OK: true, Results: results})
 }
 
@@ -77,35 +84,36 @@ type judgedPin struct {
 
 // pinMembers pins keys in one durable write and says, per ID, what
 // happened: "trusted", "already trusted" or "error: ...". A changed key
-// replaces a pin only with force; an unexpected ID or a blocked key never
-// is pinned.
-func (a *Agent) pinMembers(ms []judgedPin, force bool, expected map[identity.ID]bool, by string) map[string]string {
+// replaces a pin only for an ID in replace (force with the new fingerprint
+// named), decided inside the trust store's lock; an ID this orchestrator
+// cannot reach or a blocked key is never pinned.
+func (a *Agent) pinMembers(ms []judgedPin, replace map[identity.ID]bool, by string) map[string]string {
 	results := map[string]string{}
 	var todo []truststore.NewPin
 	for _, m := range ms {
 		fp := identity.Fingerprint(m.key)
 		pin, pinned := a.trust.Pin(m.id)
-		switch {
-		case !expected[m.id]:
-			results[m.id.String()] = fmt.Sprintf("error: %s is not an orchestrator of this mesh (topology.orchestrators)", m.id)
-		case a.trust.Blocked(fp):
-			results[m.id.String()] = fmt.Sprintf("error: fingerprint %s of %s is blocked", fp, m.id)
-		case pinned && pin.Fingerprint == fp:
-			results[m.id.String()] = "already trusted"
-		case pinned && !force:
-			results[m.id.String()] = fmt.Sprintf("error: key of %s changed: trusted %s, now %s (re-run with force to replace it)", m.id, pin.Fingerprint, fp)
-		default:
-			todo = append(todo, truststore.NewPin{ID: m.id, Key: m.key})
+		if _, err := a.peerSpec(m.id); err != nil {
+			results[m.id.String()] = fmt.Sprintf("error: %s cannot be a member here: %v", m.id, err)
+			continue
 		}
+		if a.trust.Blocked(fp) {
+			results[m.id.String()] = fmt.Sprintf("error: fingerprint %s of %s is blocked", fp, m.id)
+			continue
+		}
+		if pinned && pin.Fingerprint == fp {
+			results[m.id.String()] = "already trusted"
+		}
+		todo = append(todo, truststore.NewPin{ID: m.id, Key: m.key})
 	}
-	refused, err := a.trust.SetPins(todo, by)
+	refused, err := a.trust.SetPinsIf(todo, by, func(id identity.ID) bool { return replace[id] })
 	for _, p := range todo {
 		switch {
 		case err != nil:
 			results[p.ID.String()] = "error: " + err.Error()
 		case refused[p.ID] != nil:
 			results[p.ID.String()] = "error: " + refused[p.ID].Error()
-		default:
+		case results[p.ID.String()] == "":
 			results[p.ID.String()] = "trusted"
 		}
 	}

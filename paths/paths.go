@@ -48,3 +48,10 @@ func (l Layout) PIDFile() string             { return l.join("run", "clishd", "c
 func (l Layout) LogDir() string              { return l.join("var", "log", "clishd") }
 func (l Layout) AuditLog() string            { return l.join("var", "log", "clishd", "audit.jsonl") }
 func (l Layout) HCPDir() string              { return l.join("var", "log", "hcp") }
+
+// Revocations keeps the signed revocation records and removal notices
+// (DESIGN §5.5).
+func (l Layout) Revocations() string { return l.join("var", "lib", "clishd", "revocations.json") }
+
+// Members is the mesh membership (DESIGN §3).
+func (l Layout) Members() string { return l.join("var", "lib", "clishd", "members.json") }

@@ -1,7 +1,7 @@
 // Package peers owns the sync sessions between orchestrators (DESIGN §5.3,
 // §5.4): one mutual-TLS 1.3 session per expected peer, authenticated by the
 // pinned Ed25519 key, carrying heartbeats, each side's view of the mesh,
-// certificate renewals and signed revocation notices; and the status machine
+// certificate renewals and signed revocation records; and the status machine
 // that turns what happens to those sessions into Authenticated, Untrusted,
 // Unreachable or Unknown with a human reason.
 //
@@ -31,19 +31,19 @@
 // After the handshake, each frame is a 4-byte big-endian length (1 to
 // 65536) and one JSON object:
 //
-//	{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Authenticated",...}}  first, both ways
+//	{"type":"hello","from":"1_2","version":2,"view":{"1_1":"Authenticated",...}}  first, both ways
 //	{"type":"heartbeat"}                                        every Heartbeat
 //	{"type":"view","view":{...}}                                on change (at most every 100 ms), on the first heartbeat and every 4
 //	{"type":"cert","pem":"-----BEGIN CERTIFICATE-----..."}      after our certificate was renewed
-//	{"type":"revoke","from":"1_1","revoked":["1_3"],"issued_at":RFC3339Nano,
-//	 "nonce":b64(16 bytes),"signature":b64(Ed25519)}
+//	{"type":"have","keys":["<22 chars>",...]}                  after hello (version 2): the records we hold
+//	{"type":"records","records":[{record},...]}                 what the other side lacked, or a new record relayed
 //
-// Base64 is unpadded standard. The revoke signature covers
-//
-//	"orchd revoke v1\nfrom=1_1\nissued_at=<unix ns>\nnonce=<b64>\nrevoked=1_3,2_1\n"
-//
-// (IDs sorted, unique) and is checked against the sender's pin; notices
-// older or newer than 10 minutes, or replayed, are ignored. A renewed cert
+// A record (package records) is {"kind":"revoke"|"remove","issuer","id",
+// "fingerprint","issued_at","nonce","signature"}, signed by its issuer and
+// verified against the key pinned for the issuer, never the sender's: any
+// holder relays it. A record new to us is relayed to every other live
+// session before it is applied, so the orchestrator it revokes still hears
+// it; duplicates are not relayed again. A renewed cert
 // must carry the session's (pinned) key. Unknown fields are ignored, unknown
 // types, empty or oversize frames and bad values close the session.
 //

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 	"github.com/orchd/orchd/truststore"
 )
@@ -130,6 +131,10 @@ type node struct {
 	trust *fakeTrust
 	log   *logBuf
 	m     *Manager
+	// recs and onRecord, when set, are the node's record store and
+	// OnRecord.
+	recs     *records.Store
+	onRecord func(records.Record)
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -202,6 +207,9 @@ func (ms *testMesh) config(n *node) Config {
 		DeadAfter:  ms.dead,
 		Logf:       n.log.logf,
 		Interfaces: map[string]string{"internal": "sync-int", "external": "sync-ext"},
+	}
+	if n.recs != nil {
+		cfg.Records, cfg.OnRecord = n.recs, n.onRecord
 	}
 	for _, o := range ms.order {
 		if o == n.name {

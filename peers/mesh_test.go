@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 	"github.com/orchd/orchd/truststore"
 )
@@ -287,70 +288,125 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
-func TestRevocationNotice(t *testing.T) {
+// TestRecords: a record reaches a peer that was down when it was issued,
+// relayed by a third node after the issuer stopped, and is verified against
+// the issuer's pin, not the relay's; forgeries are ignored without ending
+// the session.
+func TestRecords(t *testing.T) {
 	t.Parallel()
 	ms := newMesh(t, "1_1", "1_2", "1_3")
 	ms.pinAll()
-	ms.startAll()
-	type notice struct {
-		from    identity.ID
-		revoked []identity.ID
-	}
-	got := make(chan notice, 4)
-	ms.m("1_2").OnRevocationNotice(func(from identity.ID, revoked []identity.ID) { got <- notice{from, revoked} })
-	third := make(chan notice, 4)
-	ms.m("1_3").OnRevocationNotice(func(from identity.ID, revoked []identity.ID) { third <- notice{from, revoked} })
-	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
-
-	// 1_1 revokes 1_3 locally, then tells the others.
-	ms.nodes["1_1"].trust.unpin(mustID("1_3"))
-	ms.m("1_1").Reconcile()
-	ms.m("1_1").BroadcastRevocation([]identity.ID{mustID("1_3")})
-	select {
-	case n := <-got:
-		if n.from != mustID("1_1") || len(n.revoked) != 1 || n.revoked[0] != mustID("1_3") {
-			t.Errorf("notice = %+v", n)
+	got := map[string]chan records.Record{}
+	for _, name := range ms.order {
+		n := ms.nodes[name]
+		st, err := records.Open(filepath.Join(t.TempDir(), "revocations.json"))
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("1_2 received no revocation notice")
+		c := make(chan records.Record, 8)
+		got[name] = c
+		n.recs = st
+		n.onRecord = func(r records.Record) {
+			if _, err := st.Add(r); err != nil {
+				t.Errorf("%s: keeping record: %v", name, err)
+			}
+			c <- r
+		}
 	}
-	select {
-	case n := <-third:
-		t.Errorf("the revoked 1_3 received the notice: %+v", n)
-	default:
-	}
+	ms.start("1_1")
+	ms.start("1_2")
+	waitFor(t, 5*time.Second, "1_1 and 1_2 Authenticated", func() (bool, string) {
+		p := peerOf(ms.m("1_1"), "1_2")
+		return p.Status == state.Authenticated, p.Reason
+	})
 
-	// Forged (signed by another key) and replayed notices are ignored,
-	// logged, and do not end the session.
-	forger := newIdentity(t, "1_1", time.Now())
-	forged, err := signRevoke(forger, []identity.ID{mustID("1_3")}, time.Now())
+	// 1_1 revokes 1_3's key while 1_3 is down; 1_2 hears it.
+	i11 := ms.nodes["1_1"].self.Load()
+	rec, err := records.New(records.KindRevoke, i11.ID, i11.Key, mustID("1_3"), ms.nodes["1_3"].self.Load().Fingerprint(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	genuine, _ := signRevoke(ms.nodes["1_1"].self.Load(), []identity.ID{mustID("1_3")}, time.Now())
-	for _, w := range []*wireRevoke{forged, genuine, genuine} {
-		frame, _ := appendFrame(nil, w)
-		if !ms.m("1_1").inject(mustID("1_2"), frame) {
-			t.Fatal("no session to inject into")
-		}
+	if _, err := ms.nodes["1_1"].recs.Add(rec); err != nil {
+		t.Fatal(err)
+	}
+	if n := ms.m("1_1").Publish([]records.Record{rec}); n != 1 {
+		t.Errorf("Publish reached %d sessions, want 1", n)
 	}
 	select {
-	case <-got: // the genuine one
+	case r := <-got["1_2"]:
+		if r.Key() != rec.Key() {
+			t.Errorf("1_2 got %+v", r)
+		}
 	case <-time.After(3 * time.Second):
-		t.Fatal("genuine notice not delivered")
+		t.Fatal("1_2 did not receive the record")
 	}
-	log := ms.nodes["1_2"].log
-	waitFor(t, 3*time.Second, "forgery and replay logged", func() (bool, string) {
-		return log.contains("ignoring revocation notice from 1_1: bad signature") && log.contains("ignoring revocation notice from 1_1: replayed"), ""
+
+	// The issuer stops; 1_3 comes up and learns it from 1_2.
+	ms.stop("1_1")
+	ms.start("1_3")
+	select {
+	case r := <-got["1_3"]:
+		if r.Key() != rec.Key() || r.Issuer != mustID("1_1") {
+			t.Errorf("1_3 got %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("1_3 did not get the record relayed by 1_2")
+	}
+
+	// A record claiming 1_1 as issuer but signed by another key (1_2's
+	// own, say) is refused even though 1_2 relays it.
+	waitFor(t, 5*time.Second, "1_2 and 1_3 Authenticated", func() (bool, string) {
+		p := peerOf(ms.m("1_3"), "1_2")
+		return p.Status == state.Authenticated, p.Reason
+	})
+	i12 := ms.nodes["1_2"].self.Load()
+	forged, _ := records.New(records.KindRemove, mustID("1_1"), i12.Key, mustID("1_3"), "", time.Now())
+	frame, _ := appendFrame(nil, &wireRecords{Type: typeRecords, Records: []records.Record{forged}})
+	if !ms.m("1_2").inject(mustID("1_3"), frame) {
+		t.Fatal("no session to inject into")
+	}
+	log := ms.nodes["1_3"].log
+	waitFor(t, 3*time.Second, "forgery logged", func() (bool, string) {
+		return log.contains("ignoring a remove record of 1_1 about 1_3 relayed by 1_2: bad signature"), ""
 	})
 	select {
-	case n := <-got:
-		t.Errorf("forged or replayed notice delivered: %+v", n)
+	case r := <-got["1_3"]:
+		t.Errorf("forged record delivered: %+v", r)
 	case <-time.After(3 * testHeartbeat):
 	}
-	if p := peerOf(ms.m("1_2"), "1_1"); p.Status != state.Authenticated {
-		t.Errorf("session ended by an ignored notice: %+v", p)
+	if p := peerOf(ms.m("1_3"), "1_2"); p.Status != state.Authenticated {
+		t.Errorf("session ended by an ignored record: %+v", p)
 	}
+}
+
+// TestSetPeers: a member added while running is dialed at once; a removed
+// one is disconnected and no longer listed.
+func TestSetPeers(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2", "1_3")
+	ms.pinAll()
+	full := ms.config(ms.nodes["1_1"]).Peers
+	cfg := ms.config(ms.nodes["1_1"])
+	cfg.Peers = full[:1] // 1_1 knows only 1_2
+	ms.nodes["1_1"].m = New(cfg)
+	ms.startWith("1_1", ms.nodes["1_1"].m)
+	ms.start("1_2")
+	ms.start("1_3")
+	ms.waitStatus("1_1", "1_2", state.Authenticated, "", 5*time.Second)
+	if p := peerOf(ms.m("1_1"), "1_3"); p.ID != "" {
+		t.Fatalf("1_3 listed before it was added: %+v", p)
+	}
+	ms.m("1_1").SetPeers(full)
+	ms.waitStatus("1_1", "1_3", state.Authenticated, "", 3*time.Second)
+	ms.waitStatus("1_3", "1_1", state.Authenticated, "", 3*time.Second)
+	ms.m("1_1").SetPeers(full[1:])
+	if p := peerOf(ms.m("1_1"), "1_2"); p.ID != "" {
+		t.Fatalf("1_2 still listed after removal: %+v", p)
+	}
+	waitFor(t, 3*time.Second, "1_2 no longer Authenticated with 1_1", func() (bool, string) {
+		p := peerOf(ms.m("1_2"), "1_1")
+		return p.Status != state.Authenticated, p.Reason
+	})
 }
 
 // TestGarbageClosesSession: a frame that does not decode ends the session

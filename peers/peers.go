@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 	"github.com/orchd/orchd/truststore"
 )
@@ -58,6 +59,14 @@ type Config struct {
 	// Interfaces names the interface of each port role ("internal" →
 	// "sync-int"), for reasons; optional.
 	Interfaces map[string]string
+	// Records holds the revocation records and removal notices to
+	// exchange at session start (nil: none).
+	Records Records
+	// OnRecord is called with each record new to us that a peer sent and
+	// that verified against its issuer's pin, after it was relayed to the
+	// other sessions; the daemon keeps and applies it. It runs outside the
+	// session goroutines and may block briefly.
+	OnRecord func(records.Record)
 	// StartLinksDown treats every port as down until LinkState(port, true),
 	// so a daemon whose sync interfaces do not exist stays silent on the
 	// network (DESIGN §6).
@@ -87,16 +96,17 @@ type Manager struct {
 	now     func() time.Time
 	dialSem chan struct{}
 	notify  chan struct{}
-	nonces  nonceCache
+	seen    seenSet
 	limiter logLimiter
 
 	mu       sync.Mutex
 	peers    map[identity.ID]*peer
 	order    []*peer
 	linkDown map[string]bool
-	onRevoke func(from identity.ID, revoked []identity.ID)
 	running  bool
 	stopped  bool
+	runCtx   context.Context // set by Run, for loops of peers added later
+	runWG    *sync.WaitGroup
 }
 
 // peer is the state of one expected peer. Fields are guarded by Manager.mu.
@@ -116,6 +126,7 @@ type peer struct {
 	nudge     bool      // higher side: dial once (newly trusted)
 	fresh     bool      // reset the backoff (link up, newly trusted)
 	kick      chan struct{}
+	stop      context.CancelFunc // ends the peer's loop (removed from the mesh)
 }
 
 // New prepares a Manager; nothing touches the network before Run.
@@ -138,25 +149,81 @@ func New(cfg Config) *Manager {
 		linkDown: map[string]bool{},
 	}
 	m.self = cfg.Self().ID
-	start := m.now()
 	for _, spec := range cfg.Peers {
-		if spec.ID == m.self || m.peers[spec.ID] != nil {
-			continue
-		}
-		_, pinned := cfg.Trust.Pin(spec.ID)
-		p := &peer{
-			spec: spec, dialer: identity.Less(m.self, spec.ID),
-			status: state.Unknown, reason: "no session yet", since: start,
-			pinned: pinned, kick: make(chan struct{}, 1),
-		}
-		m.peers[spec.ID] = p
-		m.order = append(m.order, p)
-		if cfg.StartLinksDown {
+		if m.addLocked(spec) != nil && cfg.StartLinksDown {
 			m.linkDown[spec.Port] = true
 		}
 	}
-	sort.Slice(m.order, func(i, j int) bool { return identity.Less(m.order[i].spec.ID, m.order[j].spec.ID) })
 	return m
+}
+
+// addLocked adds an expected peer (nil if it is us or known already).
+// Callers hold m.mu or own m exclusively.
+func (m *Manager) addLocked(spec PeerSpec) *peer {
+	if spec.ID == m.self || m.peers[spec.ID] != nil {
+		return nil
+	}
+	_, pinned := m.cfg.Trust.Pin(spec.ID)
+	p := &peer{
+		spec: spec, dialer: identity.Less(m.self, spec.ID),
+		status: state.Unknown, reason: "no session yet", since: m.now(),
+		pinned: pinned, kick: make(chan struct{}, 1),
+	}
+	m.peers[spec.ID] = p
+	m.order = append(m.order, p)
+	sort.Slice(m.order, func(i, j int) bool { return identity.Less(m.order[i].spec.ID, m.order[j].spec.ID) })
+	return p
+}
+
+// SetPeers makes specs the expected peers while running (DESIGN §3
+// membership: trust added a member, or a removal notice took one away).
+// New peers get their session loop at once; peers no longer listed are
+// disconnected and forgotten.
+func (m *Manager) SetPeers(specs []PeerSpec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := map[identity.ID]bool{}
+	for _, spec := range specs {
+		want[spec.ID] = true
+		if p := m.addLocked(spec); p != nil {
+			m.logf("peers: %s joined the expected peers (%s sync, %s)", spec.ID, spec.Port, spec.Addr)
+			m.startLoopLocked(p)
+			m.changed()
+		}
+	}
+	kept := m.order[:0]
+	for _, p := range m.order {
+		if want[p.spec.ID] {
+			kept = append(kept, p)
+			continue
+		}
+		m.logf("peers: %s is no longer a member; closing its session", p.spec.ID)
+		if s := p.sess; s != nil {
+			p.sess = nil
+			s.close(nil, true)
+		}
+		if p.stop != nil {
+			p.stop()
+		}
+		delete(m.peers, p.spec.ID)
+		for _, q := range m.order {
+			if q.sess != nil {
+				q.sess.viewChanged()
+			}
+		}
+		m.changed()
+	}
+	m.order = kept
+}
+
+// startLoopLocked runs p's session loop when the manager runs.
+func (m *Manager) startLoopLocked(p *peer) {
+	if !m.running || m.stopped || m.runCtx == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(m.runCtx)
+	p.stop = cancel
+	m.runWG.Go(func() { m.loop(ctx, p) })
 }
 
 // Run serves until ctx is cancelled, then closes every session and returns
@@ -168,18 +235,18 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.mu.Unlock()
 		return errors.New("peers: manager already ran")
 	}
-	m.running = true
-	m.mu.Unlock()
-
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	m.running, m.runCtx, m.runWG = true, ctx, &wg
+	for _, p := range m.order {
+		m.startLoopLocked(p)
+	}
+	m.mu.Unlock()
+
 	wg.Go(func() { m.notifier(ctx) })
 	for _, a := range m.cfg.Listen {
 		wg.Go(func() { m.listen(ctx, &wg, a) })
-	}
-	for _, p := range m.order {
-		wg.Go(func() { m.loop(ctx, p) })
 	}
 	<-ctx.Done()
 
@@ -257,63 +324,6 @@ func (m *Manager) Mesh() map[string]map[string]string {
 		out[p.spec.ID.String()] = v
 	}
 	return out
-}
-
-// OnRevocationNotice sets the function called with every verified
-// revocation notice (the daemon applies it to its trust store). It runs in
-// the session's reader goroutine; this orchestrator's own ID is removed from
-// the list first.
-func (m *Manager) OnRevocationNotice(fn func(from identity.ID, revoked []identity.ID)) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.onRevoke = fn
-}
-
-// BroadcastRevocation sends a signed notice revoking ids to every other
-// Authenticated peer and waits (up to a second) until each notice is on
-// its socket, so a crash right after the admin's command does not swallow
-// it. It returns how many peers it was written to. Peers not connected now
-// miss it (see the README).
-func (m *Manager) BroadcastRevocation(revoked []identity.ID) int {
-	self := m.cfg.Self()
-	w, err := signRevoke(self, revoked, m.now())
-	if err != nil {
-		m.logf("peers: not broadcasting revocation: %v", err)
-		return 0
-	}
-	frame, err := appendFrame(nil, w)
-	if err != nil {
-		m.logf("peers: not broadcasting revocation: %v", err)
-		return 0
-	}
-	skip := map[identity.ID]bool{}
-	for _, id := range revoked {
-		skip[id] = true
-	}
-	var pending []chan struct{}
-	m.mu.Lock()
-	for _, p := range m.order {
-		if p.sess == nil || skip[p.spec.ID] || p.status != state.Authenticated {
-			continue
-		}
-		if c := p.sess.send(frame); c != nil {
-			pending = append(pending, c)
-		} else {
-			m.logf("peers: revocation notice to %s dropped: session send queue full", p.spec.ID)
-		}
-	}
-	m.mu.Unlock()
-	deadline := time.After(time.Second)
-	n := 0
-	for _, c := range pending {
-		select {
-		case <-c:
-			n++
-		case <-deadline:
-		}
-	}
-	m.logf("peers: revocation of %v written to %d of %d peers", revoked, n, len(pending))
-	return n
 }
 
 // setStatus records a status; Since moves only when the status changes.

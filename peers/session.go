@@ -29,6 +29,7 @@ type session struct {
 	dialedByLower bool
 	byLoop        bool // run by the peer's own loop, which needs no kick when it ends
 	peerKey       ed25519.PublicKey
+	records       bool // the peer speaks the record exchange (version 2)
 
 	out       chan outFrame // encoded frames (revocation notices)
 	viewDirty chan struct{} // our view changed
@@ -191,6 +192,14 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 		p.view = h.View
 	}
 	p.revokedAt = time.Time{}
+	if h.Version >= 2 {
+		// Each side says which records it holds; the other answers with
+		// what is missing (DESIGN §5.5).
+		s.records = true
+		if f := m.haveFrame(); f != nil {
+			s.send(f)
+		}
+	}
 	m.setStatus(p, state.Authenticated, fmt.Sprintf("TLS session over %s sync with the pinned key", p.spec.Port))
 	m.changed()
 	return true
@@ -350,8 +359,10 @@ func (s *session) reader(br *bufio.Reader) error {
 			if err := s.m.certRenewed(s, msg.Cert); err != nil {
 				return err
 			}
-		case *revokeMsg:
-			s.m.revocation(s, msg)
+		case *haveMsg:
+			s.m.have(s, msg)
+		case *recordsMsg:
+			s.m.received(s, msg.Records)
 		case *helloMsg:
 			return protof("second hello")
 		}
@@ -407,42 +418,6 @@ func (m *Manager) certRenewed(s *session, c *x509.Certificate) error {
 		m.changed()
 	}
 	return nil
-}
-
-// revocation checks a notice against the sender's pin and hands it on.
-func (m *Manager) revocation(s *session, r *revokeMsg) {
-	from := s.p.spec.ID
-	if r.From != from {
-		m.logf("peers: ignoring revocation notice on the session with %s: it claims to come from %s", from, r.From)
-		return
-	}
-	pin, ok := m.cfg.Trust.Pin(from)
-	var pub ed25519.PublicKey
-	if ok {
-		pub = pin.PublicKey
-	}
-	now := m.now()
-	if err := verifyRevoke(r, pub, now); err != nil {
-		m.logf("peers: ignoring revocation notice from %s: %v", from, err)
-		return
-	}
-	if !m.nonces.fresh(r.Nonce, r.IssuedAt, now) {
-		m.logf("peers: ignoring revocation notice from %s: replayed", from)
-		return
-	}
-	var ids []identity.ID
-	for _, id := range r.Revoked {
-		if id != m.self {
-			ids = append(ids, id)
-		}
-	}
-	m.mu.Lock()
-	fn := m.onRevoke
-	m.mu.Unlock()
-	m.logf("peers: %s revoked %v", from, r.Revoked)
-	if fn != nil && len(ids) > 0 {
-		fn(from, ids)
-	}
 }
 
 // unwrapOp strips net.OpError's "read tcp a->b:" prefix and the syscall

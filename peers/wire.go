@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 )
 
@@ -26,7 +26,8 @@ const maxFrame = 64 << 10
 
 // protocolVersion is sent in hello so that a later version can avoid sending
 // message types an older peer would reject.
-const protocolVersion = 1
+// Version 2 added the record exchange (have, records).
+const protocolVersion = 2
 
 // Message types.
 const (
@@ -34,7 +35,8 @@ const (
 	typeHeartbeat = "heartbeat"
 	typeView      = "view"
 	typeCert      = "cert"
-	typeRevoke    = "revoke"
+	typeHave      = "have"
+	typeRecords   = "records"
 )
 
 // protoError marks a peer that broke the protocol, as opposed to a network
@@ -104,13 +106,13 @@ type (
 		Type string `json:"type"`
 		PEM  string `json:"pem"`
 	}
-	wireRevoke struct {
-		Type      string   `json:"type"`
-		From      string   `json:"from"`
-		Revoked   []string `json:"revoked"`
-		IssuedAt  string   `json:"issued_at"`
-		Nonce     string   `json:"nonce"`
-		Signature string   `json:"signature"`
+	wireHave struct {
+		Type string   `json:"type"`
+		Keys []string `json:"keys"`
+	}
+	wireRecords struct {
+		Type    string           `json:"type"`
+		Records []records.Record `json:"records"`
 	}
 )
 
@@ -129,20 +131,16 @@ type (
 		Cert *x509.Certificate
 		PEM  []byte
 	}
-	revokeMsg struct {
-		From     identity.ID
-		Revoked  []identity.ID // sorted, unique
-		IssuedAt time.Time
-		Nonce    []byte
-		Sig      []byte
-	}
+	haveMsg    struct{ Keys map[string]bool }
+	recordsMsg struct{ Records []records.Record }
 )
 
 func (*helloMsg) msgType() string     { return typeHello }
 func (*heartbeatMsg) msgType() string { return typeHeartbeat }
 func (*viewMsg) msgType() string      { return typeView }
 func (*certMsg) msgType() string      { return typeCert }
-func (*revokeMsg) msgType() string    { return typeRevoke }
+func (*haveMsg) msgType() string      { return typeHave }
+func (*recordsMsg) msgType() string   { return typeRecords }
 
 // decodeMessage decodes one frame body of any type.
 func decodeMessage(b []byte) (message, error) {
@@ -159,8 +157,10 @@ func decodeMessage(b []byte) (message, error) {
 		return decodeView(b)
 	case typeCert:
 		return decodeCert(b)
-	case typeRevoke:
-		return decodeRevoke(b)
+	case typeHave:
+		return decodeHave(b)
+	case typeRecords:
+		return decodeRecords(b)
 	case "":
 		return nil, protof("frame has no type")
 	}
@@ -254,4 +254,36 @@ func decodeCert(b []byte) (*certMsg, error) {
 		return nil, protof("cert: %v", err)
 	}
 	return &certMsg{Cert: c, PEM: []byte(w.PEM)}, nil
+}
+
+func decodeHave(b []byte) (*haveMsg, error) {
+	var w wireHave
+	if err := unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w.Keys == nil {
+		return nil, protof("have: missing keys")
+	}
+	if len(w.Keys) > maxHave {
+		return nil, protof("have: %d keys, at most %d", len(w.Keys), maxHave)
+	}
+	keys := make(map[string]bool, len(w.Keys))
+	for _, k := range w.Keys {
+		if len(k) != records.KeyLen {
+			return nil, protof("have: key %.40q is not %d characters", k, records.KeyLen)
+		}
+		keys[k] = true
+	}
+	return &haveMsg{Keys: keys}, nil
+}
+
+func decodeRecords(b []byte) (*recordsMsg, error) {
+	var w wireRecords
+	if err := unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if len(w.Records) == 0 || len(w.Records) > recordsPerFrame {
+		return nil, protof("records: %d records, expected 1 to %d", len(w.Records), recordsPerFrame)
+	}
+	return &recordsMsg{Records: w.Records}, nil
 }

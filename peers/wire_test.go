@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/records"
 )
 
 // Fixed material so seeds and tables are stable.
@@ -39,9 +40,19 @@ func frame(t testing.TB, v any) []byte {
 
 func body(f []byte) []byte { return f[4:] }
 
-func validRevoke() []byte {
-	w := signRevokeNonce(fixedIdent, []identity.ID{{Site: 1, Member: 3}, {Site: 2, Member: 1}}, fixedNow, bytes.Repeat([]byte{9}, revokeNonceSize))
-	b, _ := json.Marshal(w)
+func validRecords() []byte {
+	r, err := records.New(records.KindRevoke, fixedIdent.ID, fixedKey, identity.ID{Site: 1, Member: 3}, fixedIdent.Fingerprint(), fixedNow)
+	if err != nil {
+		panic(err)
+	}
+	b, _ := json.Marshal(&wireRecords{Type: typeRecords, Records: []records.Record{r}})
+	return b
+}
+
+func validHave() []byte {
+	var r records.Record
+	json.Unmarshal(validRecords()[len(`{"type":"records","records":[`):len(validRecords())-2], &r)
+	b, _ := json.Marshal(&wireHave{Type: typeHave, Keys: []string{r.Key()}})
 	return b
 }
 
@@ -90,11 +101,16 @@ func TestDecodeMessage(t *testing.T) {
 		{"view bad id", `{"type":"view","view":{"x":"Unknown"}}`, `invalid orchestrator ID "x"`},
 		{"cert", `{"type":"cert","pem":` + string(certPEM) + `}`, "cert"},
 		{"cert garbage", `{"type":"cert","pem":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}`, "cert: "},
-		{"revoke", string(validRevoke()), "revoke"},
-		{"revoke dup", `{"type":"revoke","from":"1_1","revoked":["1_2","1_2"],"issued_at":"2026-03-01T12:00:00Z","nonce":"AAAAAAAAAAAAAAAAAAAAAA","signature":"x"}`, "listed twice"},
-		{"revoke empty", `{"type":"revoke","from":"1_1","revoked":[]}`, "0 orchestrators listed"},
-		{"revoke bad time", `{"type":"revoke","from":"1_1","revoked":["1_2"],"issued_at":"yesterday"}`, `issued_at "yesterday"`},
-		{"revoke short nonce", `{"type":"revoke","from":"1_1","revoked":["1_2"],"issued_at":"2026-03-01T12:00:00Z","nonce":"AAAA"}`, "nonce is not 16 bytes"},
+		{"records", string(validRecords()), "records"},
+		{"records empty", `{"type":"records","records":[]}`, "records: 0 records"},
+		{"records bad time", `{"type":"records","records":[{"kind":"remove","issuer":"1_1","id":"1_2","issued_at":"yesterday"}]}`, `issued_at "yesterday"`},
+		{"records short nonce", `{"type":"records","records":[{"kind":"remove","issuer":"1_1","id":"1_2","issued_at":"2026-03-01T12:00:00Z","nonce":"AAAA","signature":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`, "nonce of 3 bytes"},
+		{"records self", `{"type":"records","records":[{"kind":"remove","issuer":"1_1","id":"1_1","issued_at":"2026-03-01T12:00:00Z","nonce":"AAAAAAAAAAAAAAAAAAAAAA","signature":"` + strings.Repeat("A", 86) + `"}]}`, "cannot remove itself"},
+		{"records old revoke", `{"type":"revoke","from":"1_1","revoked":["1_2"]}`, `unknown message type "revoke"`},
+		{"have", string(validHave()), "have"},
+		{"have none", `{"type":"have","keys":[]}`, "have"},
+		{"have missing", `{"type":"have"}`, "have: missing keys"},
+		{"have bad key", `{"type":"have","keys":["x"]}`, "is not 22 characters"},
 		{"unknown type", `{"type":"trust","id":"1_2"}`, `unknown message type "trust"`},
 		{"no type", `{"from":"1_2"}`, "frame has no type"},
 		{"not json", `hello`, "decoding frame"},
@@ -117,45 +133,6 @@ func TestDecodeMessage(t *testing.T) {
 				t.Errorf("decodeMessage = %q, want %q", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestVerifyRevoke(t *testing.T) {
-	good := validRevoke()
-	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)).Public().(ed25519.PublicKey)
-	tamper := func(from, to string) []byte { return bytes.Replace(good, []byte(from), []byte(to), 1) }
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		pub  ed25519.PublicKey
-		now  time.Time
-		want string
-	}{
-		{"good", good, fixedIdent.Public(), fixedNow, ""},
-		{"skewed but in window", good, fixedIdent.Public(), fixedNow.Add(9 * time.Minute), ""},
-		{"other key", good, other, fixedNow, "bad signature"},
-		{"no pin", good, nil, fixedNow, "no usable pinned key"},
-		{"list changed", tamper(`"2_1"`, `"2_2"`), fixedIdent.Public(), fixedNow, "bad signature"},
-		{"from changed", tamper(`"from":"1_1"`, `"from":"1_4"`), fixedIdent.Public(), fixedNow, "bad signature"},
-		{"too old", good, fixedIdent.Public(), fixedNow.Add(11 * time.Minute), "more than 10m0s from our clock"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r, err := decodeRevoke(tc.in)
-			if err == nil {
-				err = verifyRevoke(r, tc.pub, tc.now)
-			}
-			if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("verify: %v, want %q", err, tc.want)
-			}
-		})
-	}
-	r, _ := decodeRevoke(good)
-	var c nonceCache
-	if !c.fresh(r.Nonce, r.IssuedAt, fixedNow) || c.fresh(r.Nonce, r.IssuedAt, fixedNow.Add(time.Minute)) {
-		t.Error("nonce cache did not catch the replay")
-	}
-	if !c.fresh(r.Nonce, r.IssuedAt, fixedNow.Add(revokeWindow+time.Second)) {
-		t.Error("nonce cache never forgets (verify already rejects old notices)")
 	}
 }
 
@@ -219,7 +196,8 @@ func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range []string{`{"type":"heartbeat"}`, `{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Unknown"}}`, `{"type":"view","view":{}}`, `{"type":"cert","pem":""}`, `{"type":"x"}`, `[]`, `null`} {
 		f.Add([]byte(s))
 	}
-	f.Add(validRevoke())
+	f.Add(validRecords())
+	f.Add(validHave())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msg, err := decodeMessage(b)
 		if err == nil && msg == nil {
@@ -270,37 +248,45 @@ func FuzzDecodeCert(f *testing.F) {
 	})
 }
 
-func FuzzDecodeRevoke(f *testing.F) {
-	f.Add(validRevoke())
-	f.Add([]byte(`{"type":"revoke","from":"1_1","revoked":["1_2"],"issued_at":"2026-03-01T12:00:00Z","nonce":"AAAAAAAAAAAAAAAAAAAAAA","signature":"AA"}`))
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add(validRecords())
+	f.Add(validHave())
+	f.Add([]byte(`{"type":"records","records":[{"kind":"remove","issuer":"1_1","id":"1_2","issued_at":"2026-03-01T12:00:00Z","nonce":"AAAAAAAAAAAAAAAAAAAAAA","signature":"AA"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeRevoke(b)
+		if h, err := decodeHave(b); err == nil && h.Keys == nil {
+			t.Fatal("have without keys")
+		}
+		r, err := decodeRecords(b)
 		if err != nil {
 			return
 		}
-		if len(r.Nonce) != revokeNonceSize || len(r.Sig) != ed25519.SignatureSize || len(r.Revoked) == 0 {
-			t.Fatalf("accepted %+v", r)
+		if len(r.Records) == 0 || len(r.Records) > recordsPerFrame {
+			t.Fatalf("accepted %d records", len(r.Records))
 		}
 	})
 }
 
-// FuzzVerifyRevoke: whatever the bytes, a notice that verifies against the
-// fixed key says exactly what was signed.
-func FuzzVerifyRevoke(f *testing.F) {
-	good := validRevoke()
-	want, _ := decodeRevoke(good)
+// FuzzVerifyRecords: whatever the bytes, a record that verifies against
+// the fixed key says exactly what was signed.
+func FuzzVerifyRecords(f *testing.F) {
+	good := validRecords()
+	want, _ := decodeRecords(good)
 	f.Add(good)
-	f.Add(bytes.Replace(good, []byte("2_1"), []byte("2_2"), 1))
+	f.Add(bytes.Replace(good, []byte("1_3"), []byte("1_2"), 1))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeRevoke(b)
+		r, err := decodeRecords(b)
 		if err != nil {
 			return
 		}
-		if verifyRevoke(r, fixedIdent.Public(), fixedNow) != nil {
-			return
-		}
-		if r.From != want.From || !reflect.DeepEqual(r.Revoked, want.Revoked) || !r.IssuedAt.Equal(want.IssuedAt) || !bytes.Equal(r.Nonce, want.Nonce) {
-			t.Fatalf("verified a notice nobody signed: %+v", r)
+		for _, rec := range r.Records {
+			if rec.Verify(fixedIdent.Public()) != nil {
+				continue
+			}
+			w := want.Records[0]
+			if rec.Kind != w.Kind || rec.Issuer != w.Issuer || rec.Subject != w.Subject || rec.Fingerprint != w.Fingerprint ||
+				!rec.IssuedAt.Equal(w.IssuedAt) || !bytes.Equal(rec.Nonce, w.Nonce) {
+				t.Fatalf("verified a record nobody signed: %+v", rec)
+			}
 		}
 	})
 }

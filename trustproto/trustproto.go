@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/orchd/orchd/identity"
 )
@@ -22,8 +24,12 @@ import (
 // Subsystem is the SSH subsystem name.
 const Subsystem = "orchd-trust"
 
-// Version of the request format.
-const Version = 1
+// Version of the request format. Version 2 signs the request with the
+// initiator's identity key and names the IDs whose key may be replaced.
+const Version = 2
+
+// MaxSkew is how far a request's issued_at may be from the target's clock.
+const MaxSkew = 5 * time.Minute
 
 // MaxLine bounds one message.
 const MaxLine = 256 << 10
@@ -40,8 +46,37 @@ type Request struct {
 	Version int      `json:"version"`
 	From    string   `json:"from"`
 	Members []Member `json:"members"`
-	// Force accepts a changed key for a member the target already pins.
-	Force bool `json:"force"`
+	// Replace lists the members whose changed key the admin named with
+	// force: only those may replace a key the target already pins.
+	Replace []string `json:"replace,omitempty"`
+	// Target is the orchestrator the request is for, IssuedAt when it was
+	// made (RFC 3339): both are signed, so a captured request cannot be
+	// replayed to another target or much later.
+	Target   string `json:"target"`
+	IssuedAt string `json:"issued_at"`
+	// Signature (base64) by the initiator's identity key over Signed():
+	// the initiator proves it holds the key it asks the target to pin.
+	Signature string `json:"signature"`
+}
+
+// Signed is the canonical text the initiator signs.
+func (r *Request) Signed() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "orchd trust request v2\nop=%s\nfrom=%s\ntarget=%s\nissued_at=%s\n", r.Op, r.From, r.Target, r.IssuedAt)
+	for _, m := range r.Members {
+		fmt.Fprintf(&b, "member=%s %s\n", m.ID, m.PublicKey)
+	}
+	for _, id := range r.Replace {
+		fmt.Fprintf(&b, "replace=%s\n", id)
+	}
+	return []byte(b.String())
+}
+
+// Sign fills Target, IssuedAt and Signature.
+func (r *Request) Sign(key ed25519.PrivateKey, target identity.ID, now time.Time) {
+	r.Target = target.String()
+	r.IssuedAt = now.UTC().Format(time.RFC3339Nano)
+	r.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, r.Signed()))
 }
 
 // Response is the target's answer.
@@ -66,7 +101,62 @@ func NewMember(id identity.ID, key ed25519.PublicKey) Member {
 	return Member{ID: id.String(), PublicKey: base64.StdEncoding.EncodeToString(key)}
 }
 
-// Parse validates the request and decodes its members.
+// Parsed is a validated request.
+type Parsed struct {
+	From    identity.ID
+	Members []ParsedMember
+	Replace map[identity.ID]bool
+}
+
+// Verify validates the request for target at now: its form, and that it is
+// signed by the key it names for the initiator.
+func (r *Request) Verify(target identity.ID, now time.Time) (*Parsed, error) {
+	from, members, err := r.Parse()
+	if err != nil {
+		return nil, err
+	}
+	if r.Target != target.String() {
+		return nil, fmt.Errorf("request is for %q, not %s", r.Target, target)
+	}
+	at, err := time.Parse(time.RFC3339Nano, r.IssuedAt)
+	if err != nil {
+		return nil, fmt.Errorf("issued_at %q: expected an RFC 3339 time", r.IssuedAt)
+	}
+	if d := now.Sub(at); d > MaxSkew || d < -MaxSkew {
+		return nil, fmt.Errorf("request issued at %s, more than %s from this orchestrator's clock", at.UTC().Format(time.RFC3339), MaxSkew)
+	}
+	sig, err := base64.StdEncoding.Strict().DecodeString(r.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("signature: expected %d bytes of base64", ed25519.SignatureSize)
+	}
+	var key ed25519.PublicKey
+	for _, m := range members {
+		if m.ID == from {
+			key = m.Key
+		}
+	}
+	if !ed25519.Verify(key, r.Signed(), sig) {
+		return nil, fmt.Errorf("request not signed by the key %s it asks to pin for %s: nothing trusted", identity.Fingerprint(key), from)
+	}
+	p := &Parsed{From: from, Members: members, Replace: map[identity.ID]bool{}}
+	in := map[identity.ID]bool{}
+	for _, m := range members {
+		in[m.ID] = true
+	}
+	for _, s := range r.Replace {
+		id, err := identity.ParseID(s)
+		if err != nil {
+			return nil, fmt.Errorf("replace: %w", err)
+		}
+		if !in[id] {
+			return nil, fmt.Errorf("replace names %s, which is not a member of the request", id)
+		}
+		p.Replace[id] = true
+	}
+	return p, nil
+}
+
+// Parse validates the request's form and decodes its members.
 func (r *Request) Parse() (identity.ID, []ParsedMember, error) {
 	if r.Op != "trust" {
 		return identity.ID{}, nil, fmt.Errorf("unknown op %q: expected trust", r.Op)

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orchd/orchd/identity"
 )
@@ -36,13 +37,13 @@ func TestParseRejects(t *testing.T) {
 		req  Request
 		want string
 	}{
-		{Request{Op: "untrust", Version: 1, From: "1_1", Members: []Member{m}}, "unknown op"},
-		{Request{Op: "trust", Version: 2, From: "1_1", Members: []Member{m}}, "version"},
-		{Request{Op: "trust", Version: 1, From: "1-1", Members: []Member{m}}, "invalid orchestrator ID"},
-		{Request{Op: "trust", Version: 1, From: "1_1"}, "0 members"},
-		{Request{Op: "trust", Version: 1, From: "1_2", Members: []Member{m}}, "not among the members"},
-		{Request{Op: "trust", Version: 1, From: "1_1", Members: []Member{m, m}}, "twice"},
-		{Request{Op: "trust", Version: 1, From: "1_1", Members: []Member{{ID: "1_1", PublicKey: "AAAA"}}}, "not a base64 Ed25519"},
+		{Request{Op: "untrust", Version: Version, From: "1_1", Members: []Member{m}}, "unknown op"},
+		{Request{Op: "trust", Version: 1, From: "1_1", Members: []Member{m}}, "version"},
+		{Request{Op: "trust", Version: Version, From: "1-1", Members: []Member{m}}, "invalid orchestrator ID"},
+		{Request{Op: "trust", Version: Version, From: "1_1"}, "0 members"},
+		{Request{Op: "trust", Version: Version, From: "1_2", Members: []Member{m}}, "not among the members"},
+		{Request{Op: "trust", Version: Version, From: "1_1", Members: []Member{m, m}}, "twice"},
+		{Request{Op: "trust", Version: Version, From: "1_1", Members: []Member{{ID: "1_1", PublicKey: "AAAA"}}}, "not a base64 Ed25519"},
 	} {
 		if _, _, err := tc.req.Parse(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%+v) = %v, want %q", tc.req, err, tc.want)
@@ -50,10 +51,50 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+func TestVerifySignature(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	otherPub, otherKey, _ := ed25519.GenerateKey(nil)
+	id11, id12 := identity.ID{Site: 1, Member: 1}, identity.ID{Site: 1, Member: 2}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	mk := func() Request {
+		return Request{Op: "trust", Version: Version, From: "1_1", Members: []Member{NewMember(id11, pub), NewMember(id12, otherPub)}, Replace: []string{"1_2"}}
+	}
+	good := mk()
+	good.Sign(key, id12, now)
+	p, err := good.Verify(id12, now.Add(time.Minute))
+	if err != nil || p.From != id11 || !p.Replace[id12] || len(p.Members) != 2 {
+		t.Fatalf("Verify = %+v, %v", p, err)
+	}
+	for name, tc := range map[string]struct {
+		mut    func(r *Request)
+		target identity.ID
+		at     time.Time
+		want   string
+	}{
+		"signed by another key": {func(r *Request) { r.Sign(otherKey, id12, now) }, id12, now, "not signed by the key"},
+		"other target":          {func(r *Request) {}, id11, now, "not 1_1"},
+		"stale":                 {func(r *Request) {}, id12, now.Add(10 * time.Minute), "more than 5m0s"},
+		"member swapped":        {func(r *Request) { r.Members[1] = NewMember(id12, pub) }, id12, now, "not signed by the key"},
+		"replace added":         {func(r *Request) { r.Replace = append(r.Replace, "1_1") }, id12, now, "not signed by the key"},
+		"replace non-member":    {func(r *Request) { r.Replace = []string{"2_1"}; r.Sign(key, id12, now) }, id12, now, "not a member"},
+		"no signature":          {func(r *Request) { r.Signature = "" }, id12, now, "signature"},
+	} {
+		r := mk()
+		r.Sign(key, id12, now)
+		tc.mut(&r)
+		if _, err := r.Verify(tc.target, tc.at); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Verify = %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
 func FuzzReadRequest(f *testing.F) {
 	pub, _, _ := ed25519.GenerateKey(nil)
 	var b bytes.Buffer
-	Write(&b, Request{Op: "trust", Version: 1, From: "1_1", Members: []Member{NewMember(identity.ID{Site: 1, Member: 1}, pub)}})
+	_, key, _ := ed25519.GenerateKey(nil)
+	req := Request{Op: "trust", Version: Version, From: "1_1", Members: []Member{NewMember(identity.ID{Site: 1, Member: 1}, pub)}}
+	req.Sign(key, identity.ID{Site: 1, Member: 2}, time.Now())
+	Write(&b, req)
 	f.Add(b.Bytes())
 	f.Add([]byte("{}\n"))
 	f.Add([]byte(`{"ok":true,"id":"1_2","results":{"1_1":"trusted"}}` + "\n"))
@@ -61,6 +102,7 @@ func FuzzReadRequest(f *testing.F) {
 		var req Request
 		if Read(bufio.NewReader(bytes.NewReader(in)), &req) == nil {
 			req.Parse()
+			req.Verify(identity.ID{Site: 1, Member: 2}, time.Now())
 		}
 		var resp Response
 		Read(bufio.NewReader(bytes.NewReader(in)), &resp)

@@ -144,7 +144,7 @@ func (s *Store) SetPin(id identity.ID, pub ed25519.PublicKey, by string) error {
 		return nil
 	}
 	prev, had := s.pins[id]
-	s.pins[id] = Pin{ID: id, Fingerprint: fp, PublicKey: append(ed25519.PublicKey(nil), pub...), AddedAt: s.now().UTC().Truncate(time.Second), AddedBy: by}
+	s.pins[id] = Pin{ID: id, Fingerprint: fp, PublicKey: append(ed25519.PublicKey(nil), pub...), AddedAt: s.now().UTC(), AddedBy: by}
 	if err := s.writePinsLocked(); err != nil {
 		// Memory must not claim what the disk does not hold.
 		if had {
@@ -214,11 +214,22 @@ type NewPin struct {
 // come back in the error map; the rest are pinned (replacing old pins, as
 // SetPin does). A failed write pins nothing and returns the error.
 func (s *Store) SetPins(ps []NewPin, by string) (map[identity.ID]error, error) {
+	return s.SetPinsIf(ps, by, nil)
+}
+
+// SetPinsIf is SetPins deciding, under the store's lock, whether a changed
+// key may replace a pin: replace(id) false refuses it (DESIGN §3: only with
+// force and the new fingerprint named). A nil replace allows every change.
+// Deciding inside the lock means two trust commands, or a trust and a
+// revoke, cannot both act on a pin state that one of them already changed.
+func (s *Store) SetPinsIf(ps []NewPin, by string, replace func(id identity.ID) bool) (map[identity.ID]error, error) {
 	refused := map[identity.ID]error{}
 	s.mu.Lock()
 	prev := make(map[identity.ID]Pin, len(ps))
 	had := map[identity.ID]bool{}
-	now := s.now().UTC().Truncate(time.Second)
+	// Full precision: a revocation record issued a moment before a re-trust
+	// must compare as older than the new pin (DESIGN §5.5).
+	now := s.now().UTC()
 	changed := false
 	for _, p := range ps {
 		if len(p.Key) != ed25519.PublicKeySize {
@@ -232,6 +243,10 @@ func (s *Store) SetPins(ps []NewPin, by string) (map[identity.ID]error, error) {
 		}
 		old, ok := s.pins[p.ID]
 		if ok && old.PublicKey.Equal(p.Key) {
+			continue
+		}
+		if ok && replace != nil && !replace(p.ID) {
+			refused[p.ID] = fmt.Errorf("key of %s changed: trusted %s, now %s (re-run with force and fingerprints %s=%s to replace it)", p.ID, old.Fingerprint, fp, p.ID, fp)
 			continue
 		}
 		if _, seen := prev[p.ID]; !seen {
