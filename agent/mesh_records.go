@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/records"
 	"github.com/sirupsen/logrus"
@@ -14,9 +15,7 @@ import (
 // verified them against the issuer's pin), kept in revocations.json and
 // applied here. Applying is idempotent, so kept records are applied again
 // at every start (a crash between keeping and applying loses nothing).
-//
-// No audit package exists on main yet: every change is logged at warning
-// level with who, what and why instead.
+// Every change is audited (type revoke or membership).
 
 // applyRecord applies r; how says where it came from ("kept", "received",
 // "issued").
@@ -47,6 +46,8 @@ func (a *Agent) applyRecord(r records.Record, how string) {
 				l.WithError(err).Error("dropping our pins after being revoked")
 			} else if len(dropped) > 0 {
 				l.WithField("dropped", joinIDs(dropped)).Warn("this orchestrator was revoked: dropped its pins of the others")
+				a.record(audit.Event{Type: "revoke", Source: "record from " + r.Issuer.String(), Result: "ok",
+					Reason: fmt.Sprintf("this orchestrator was revoked by %s: dropped its pins of %s", r.Issuer, joinIDs(dropped)), Fields: recordFields(r, how)})
 			}
 			return
 		}
@@ -55,6 +56,8 @@ func (a *Agent) applyRecord(r records.Record, how string) {
 			l.WithError(err).Error("applying revocation")
 		} else if removed {
 			l.Warn("trust revoked by record")
+			a.record(audit.Event{Type: "revoke", Source: "record from " + r.Issuer.String(), Result: "ok",
+				Reason: fmt.Sprintf("%s revoked %s (key %s)", r.Issuer, r.Subject, r.Fingerprint), Fields: recordFields(r, how)})
 		}
 	case records.KindRemove:
 		if r.Subject == a.cfg.ID {
@@ -68,6 +71,8 @@ func (a *Agent) applyRecord(r records.Record, how string) {
 			l.WithError(err).Error("applying removal")
 		} else if ok {
 			l.Warn("membership: orchestrator removed from the mesh")
+			a.record(audit.Event{Type: "membership", Source: "record from " + r.Issuer.String(), Result: "removed",
+				Reason: fmt.Sprintf("%s removed %s from the mesh", r.Issuer, r.Subject), Fields: recordFields(r, how)})
 			a.membersChanged()
 		}
 	}
@@ -132,6 +137,7 @@ func (a *Agent) revoke(ids []identity.ID, user string) ([]identity.ID, int, erro
 			done = append(done, r.Subject)
 		}
 		a.log.WithFields(logrus.Fields{"user": user, "revoked": r.Subject.String(), "fingerprint": r.Fingerprint}).Warn("trust revoked")
+		a.record(audit.Event{Type: "revoke", User: user, Result: "ok", Reason: fmt.Sprintf("revoked %s (key %s); record issued", r.Subject, r.Fingerprint), Fields: recordFields(r, "issued")})
 	}
 	return done, told, nil
 }
@@ -163,6 +169,20 @@ func (a *Agent) removeMember(id identity.ID, user string) (int, error) {
 	}
 	told := a.mesh.Publish([]records.Record{r})
 	a.log.WithFields(logrus.Fields{"user": user, "removed": id.String()}).Warn("membership: orchestrator removed from the mesh")
-	a.applyRecord(r, "issued")
+	if ok, err := a.members.Remove(id, "delete maestro orchestrator by "+user, r.IssuedAt); err != nil {
+		return told, fmt.Errorf("removing %s: %w", id, err)
+	} else if ok {
+		a.record(audit.Event{Type: "membership", User: user, Result: "removed", Reason: fmt.Sprintf("removed %s from the mesh; notice issued", id), Fields: recordFields(r, "issued")})
+		a.membersChanged()
+	}
 	return told, nil
+}
+
+func recordFields(r records.Record, how string) map[string]string {
+	f := map[string]string{"record": r.Kind, "issuer": r.Issuer.String(), "id": r.Subject.String(),
+		"issued_at": r.IssuedAt.UTC().Format(time.RFC3339Nano), "how": how}
+	if r.Fingerprint != "" {
+		f["fingerprint"] = r.Fingerprint
+	}
+	return f
 }

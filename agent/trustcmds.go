@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/shell"
 	"github.com/orchd/orchd/trustproto"
@@ -332,6 +333,8 @@ func (a *Agent) addMembers(ids []identity.ID, by string) {
 	}
 	if len(added) > 0 {
 		a.log.WithField("added", joinIDs(added)).WithField("by", by).Warn("membership: orchestrators joined the mesh")
+		a.record(audit.Event{Type: "membership", Source: by, Result: "added", Reason: "trust added " + joinIDs(added) + " to the mesh",
+			Fields: map[string]string{"ids": joinIDs(added)}})
 		a.membersChanged()
 	}
 }

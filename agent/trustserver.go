@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/sshserver"
@@ -115,6 +116,8 @@ func (a *Agent) pinMembers(ms []judgedPin, replace map[identity.ID]bool, by stri
 			results[p.ID.String()] = "error: " + refused[p.ID].Error()
 		case results[p.ID.String()] == "":
 			results[p.ID.String()] = "trusted"
+			a.record(audit.Event{Type: "trust", Source: by, Result: "ok", Reason: fmt.Sprintf("trusted %s (key %s)", p.ID, identity.Fingerprint(p.Key)),
+				Fields: map[string]string{"id": p.ID.String(), "fingerprint": identity.Fingerprint(p.Key)}})
 		}
 	}
 	return results
