@@ -58,6 +58,7 @@ type Agent struct {
 	lastMu sync.Mutex
 
 	audit *audit.Log
+	mgmt  mgmtState
 
 	trust   *truststore.Store
 	mesh    *peers.Manager
@@ -161,6 +162,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.serveSSH(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.serveManagement(ctx) }()
 
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.WithError(err).Warn("notifying systemd of readiness")

@@ -98,6 +98,8 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 			return change(func(d *configdb.Doc) error { return d.DeleteUser(x.String("name")) })
 		}})
 
+	a.registerManagementCommands(e, change, roles)
+
 	e.Register(shell.Command{Syntax: "save config", Help: "persist the running configuration", Write: true, Feature: aaa.FeatureConfig,
 		Run: func(c *shell.Ctx, _ shell.Args) error {
 			err := a.db.Save()

@@ -69,6 +69,9 @@ type Config struct {
 	// MgmtAddress is where the SSH server listens; invalid means all addresses.
 	MgmtAddress netip.Addr
 	SSHPort     int
+	// ManagementPort is the trusted manager API's HTTPS port on MgmtAddress
+	// (DESIGN §10); 0 turns the API off.
+	ManagementPort int
 
 	CertValidity time.Duration
 	RenewBefore  time.Duration
@@ -133,6 +136,7 @@ var Defaults = map[string]any{
 	"sync.external.address":   "",
 	"mgmt.address":            "",
 	"ssh.port":                22,
+	"management.port":         8443,
 	"auth.cert_validity":      "8760h",
 	"auth.renew_before":       "720h",
 	"peers.heartbeat":         "500ms",
@@ -363,6 +367,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 		c.MgmtAddress = a
 	}
 	c.SSHPort = g.intIn("ssh.port", 1, 65535)
+	c.ManagementPort = g.intIn("management.port", 0, 65535)
 	c.CertValidity = g.duration("auth.cert_validity", time.Minute, 10*365*24*time.Hour)
 	c.RenewBefore = g.duration("auth.renew_before", time.Second, 10*365*24*time.Hour)
 	c.Heartbeat = g.duration("peers.heartbeat", 10*time.Millisecond, time.Minute)

@@ -29,6 +29,7 @@ type Doc struct {
 	Schema             int        `json:"schema"`
 	Users              []aaa.User `json:"users"`
 	ExpertPasswordHash string     `json:"expert_password_hash,omitempty"`
+	Management         Management `json:"management,omitzero"`
 	// Later sections (roles, password controls, AAA providers, ...) go
 	// here; each needs a line in clone, Validate and Commands.
 }
@@ -41,6 +42,7 @@ func (d Doc) String() string {
 // clone returns a deep copy of d.
 func (d Doc) clone() Doc {
 	d.Users = slices.Clone(d.Users)
+	d.Management = d.Management.clone()
 	return d
 }
 
@@ -92,6 +94,9 @@ func (d Doc) Validate() error {
 		if err := aaa.CheckHash(d.ExpertPasswordHash); err != nil {
 			return fmt.Errorf("expert password: %w", err)
 		}
+	}
+	if err := d.Management.validate(aaa.ValidateRoleName); err != nil {
+		return fmt.Errorf("management: %w", err)
 	}
 	return nil
 }

@@ -141,6 +141,7 @@ func (d Doc) Commands() []string {
 	if d.ExpertPasswordHash != "" {
 		lines = append(lines, "set expert-password-hash "+hiddenSecret)
 	}
+	lines = append(lines, d.Management.commands()...)
 	return lines
 }
 
