@@ -55,6 +55,9 @@ type Log struct {
 	// Notify, when set, also gets every record (the daemon's log/journald).
 	Notify func(Record)
 
+	syncMu sync.Mutex
+	synced uint64 // the highest seq known to be on disk
+
 	mu   sync.Mutex
 	f    *os.File
 	seq  uint64
@@ -130,16 +133,34 @@ func (l *Log) Record(e Event) error {
 		l.mu.Unlock()
 		return fmt.Errorf("writing audit record: %w", err)
 	}
-	if err := l.f.Sync(); err != nil {
-		l.mu.Unlock()
-		return fmt.Errorf("syncing audit log: %w", err)
-	}
 	l.seq, l.prev = r.Seq, hashLine(line)
 	notify := l.Notify
 	l.mu.Unlock()
+	if err := l.syncTo(r.Seq); err != nil {
+		return err
+	}
 	if notify != nil {
 		notify(r)
 	}
+	return nil
+}
+
+// syncTo returns once record seq is on disk. Concurrent callers share one
+// fsync (group commit): under a burst of API requests each waits for at
+// most one sync instead of queueing behind one sync per record.
+func (l *Log) syncTo(seq uint64) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.synced >= seq {
+		return nil
+	}
+	l.mu.Lock()
+	target := l.seq
+	l.mu.Unlock()
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("syncing audit log: %w", err)
+	}
+	l.synced = target
 	return nil
 }
 

@@ -353,6 +353,7 @@ func smallPhase(ctx context.Context, o runOpts, res *Results) error {
 			return toolTimings(ctx, o, res, b, "orchstat-4", "clishshow-4", 3, 10, o.trials(30, 10))
 		})
 		step("SSH", []string{"sshlogin", "sshload"}, func() error { return sshItems(ctx, o, res, b) })
+		step("management API", []string{"api-state-p50", "api-state-rps"}, func() error { return apiItems(ctx, o, res, b) })
 		step("link down", []string{"linkdown"}, func() error { return linkItem(ctx, o, res, b) })
 		step("SIGKILL", []string{"sigkill"}, func() error { return deathItem(ctx, o, res, b, false) })
 		step("SIGSTOP", []string{"sigstop"}, func() error { return deathItem(ctx, o, res, b, true) })
