@@ -65,6 +65,9 @@ type Authenticator struct {
 	// Logf, when set, receives one line per login attempt (accepted or
 	// refused, with the reason). Passwords are never passed to it.
 	Logf func(format string, args ...any)
+	// External, when set, routes DOMAIN\user and user@DOMAIN logins to
+	// their login domain; only Local-domain logins reach the local users.
+	External External
 }
 
 // dummyHash has the default parameters and matches no password: unknown
@@ -82,6 +85,13 @@ var dummyHash = encodeHash(DefaultParams(), make([]byte, saltLen), make([]byte, 
 func (a *Authenticator) Authenticate(ctx context.Context, user, password string, remote netip.Addr) (Principal, error) {
 	if err := ctx.Err(); err != nil {
 		return Principal{}, fmt.Errorf("authenticating %q: %w", user, err)
+	}
+	if a.External != nil {
+		p, local, err := a.External.Login(ctx, user, password, remote)
+		if local == "" {
+			return p, err
+		}
+		user = local
 	}
 	fail := func(reason string) (Principal, error) {
 		f := &Failure{User: user, Remote: remote, Provider: ProviderLocal, Reason: reason}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/domain"
 )
 
 // SchemaVersion is the schema this package writes. It goes up whenever the
@@ -30,6 +31,9 @@ type Doc struct {
 	Users              []aaa.User `json:"users"`
 	ExpertPasswordHash string     `json:"expert_password_hash,omitempty"`
 	Management         Management `json:"management,omitzero"`
+	// ExternalAuth holds providers and login domains (DESIGN §8.5); their
+	// secrets are in the sealed store.
+	ExternalAuth domain.Config `json:"external_auth,omitzero"`
 	// Later sections (roles, password controls, AAA providers, ...) go
 	// here; each needs a line in clone, Validate and Commands.
 }
@@ -43,6 +47,7 @@ func (d Doc) String() string {
 func (d Doc) clone() Doc {
 	d.Users = slices.Clone(d.Users)
 	d.Management = d.Management.clone()
+	d.ExternalAuth = d.ExternalAuth.Clone()
 	return d
 }
 
@@ -56,6 +61,7 @@ func (d *Doc) normalize() {
 		d.Users = []aaa.User{}
 	}
 	slices.SortStableFunc(d.Users, func(a, b aaa.User) int { return strings.Compare(a.Name, b.Name) })
+	d.ExternalAuth.Normalize()
 }
 
 // Validate checks the whole document: schema, user names, roles and
@@ -97,6 +103,9 @@ func (d Doc) Validate() error {
 	}
 	if err := d.Management.validate(aaa.ValidateRoleName); err != nil {
 		return fmt.Errorf("management: %w", err)
+	}
+	if err := d.ExternalAuth.Validate(); err != nil {
+		return fmt.Errorf("external authentication: %w", err)
 	}
 	return nil
 }

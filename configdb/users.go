@@ -142,6 +142,7 @@ func (d Doc) Commands() []string {
 		lines = append(lines, "set expert-password-hash "+hiddenSecret)
 	}
 	lines = append(lines, d.Management.commands()...)
+	lines = append(lines, d.ExternalAuth.Commands()...)
 	return lines
 }
 
