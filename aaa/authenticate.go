@@ -22,6 +22,9 @@ type Principal struct {
 	User     string
 	Role     Role
 	Provider string // which provider accepted the login, e.g. "local"
+	// Domain is the login domain of an external login ("" for local
+	// users): its roles came from the server and are not re-read.
+	Domain string
 }
 
 // ErrAuthFailed is what every refused login matches (errors.Is).

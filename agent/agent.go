@@ -55,6 +55,7 @@ type Agent struct {
 	db     *configdb.DB
 	lock   configdb.Lock
 	auth   *aaa.Authenticator
+	ext    *extAuth
 	lastMu sync.Mutex
 
 	audit *audit.Log
@@ -97,6 +98,8 @@ func New(o Options) (*Agent, error) {
 		return nil, err
 	}
 	a.auth = &aaa.Authenticator{Dir: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
+	a.ext = &extAuth{a: a}
+	a.auth.External = a.ext
 	a.ports = a.initialPorts()
 	if err := a.setupMesh(); err != nil {
 		return nil, err

@@ -155,6 +155,7 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 		Run: func(c *shell.Ctx, _ shell.Args) error { return a.expert(c, s) }})
 
 	a.registerTrustCommands(e, s)
+	a.registerProviderCommands(e, s)
 	return e
 }
 

@@ -1,0 +1,190 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/domain"
+	"github.com/orchd/orchd/aaa/ldap"
+	"github.com/orchd/orchd/aaa/radius"
+	"github.com/orchd/orchd/aaa/tacacs"
+	"github.com/orchd/orchd/audit"
+)
+
+// providerSecrets is what external authentication needs of the sealed
+// store (package secrets): provider secrets by name.
+type providerSecrets interface {
+	Put(name, owner string, value []byte) error
+	Get(name string) ([]byte, error)
+	Delete(name string) error
+	Sealed() bool
+}
+
+// sealedMessage is the store's own sealed error text (DESIGN §9).
+const sealedMessage = "the secret store is sealed: run security unseal"
+
+// secretOwner owns provider secrets in the store.
+const secretOwner = "aaa"
+
+// extAuth routes logins to login domains (DESIGN §8.5): the aaa.External
+// hook of the agent's Authenticator.
+type extAuth struct {
+	a      *Agent
+	router domain.Router
+}
+
+// store returns the sealed store, or nil when the daemon has none.
+func (x *extAuth) store() providerSecrets { return x.a.providerSecrets() }
+
+// testSecrets replaces the sealed store in unit tests.
+var testSecrets providerSecrets
+
+var remoteUserRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$`)
+
+// Login implements aaa.External.
+func (x *extAuth) Login(ctx context.Context, login, password string, remote netip.Addr) (aaa.Principal, string, error) {
+	cfg := x.a.db.Running().ExternalAuth
+	dom, user := aaa.SplitLogin(login)
+	if dom == "" {
+		dom = cfg.DefaultDomain()
+	}
+	source := "console"
+	if remote.IsValid() {
+		source = remote.String()
+	}
+	refuse := func(domName, provider, reason, message string) (aaa.Principal, string, error) {
+		x.a.record(audit.Event{Type: "login", User: user, Domain: domName, Provider: provider, Source: source, Result: "refused", Reason: reason})
+		x.a.log.WithField("part", "aaa").Infof("login refused for %q in domain %s from %s: %s", user, domName, source, reason)
+		if message != "" {
+			return aaa.Principal{}, "", &aaa.RefusedError{Message: message}
+		}
+		return aaa.Principal{}, "", &aaa.Failure{User: user, Remote: remote, Provider: provider, Reason: reason}
+	}
+	if strings.EqualFold(dom, domain.Local) {
+		if cfg.LocalInactive {
+			return refuse(domain.Local, aaa.ProviderLocal, "login domain Local is inactive", "login domain Local is inactive")
+		}
+		return aaa.Principal{}, user, nil
+	}
+	d, ok := cfg.Domain(dom)
+	if !ok {
+		return refuse(dom, "", "no such login domain", "")
+	}
+	if d.Inactive {
+		return refuse(d.Name, "", "login domain inactive", fmt.Sprintf("login domain %s is inactive", d.Name))
+	}
+	if !remoteUserRE.MatchString(user) {
+		return refuse(d.Name, "", "invalid user name", "")
+	}
+	out, role, err := x.authenticate(ctx, &cfg, d, user, password)
+	var se sealedError
+	switch {
+	case errors.As(err, &se):
+		return refuse(d.Name, "", sealedMessage, sealedMessage)
+	case errors.Is(err, domain.ErrNoProvider):
+		return refuse(d.Name, "", err.Error(), fmt.Sprintf("login domain %s: no authentication server answered", d.Name))
+	case err != nil:
+		return refuse(d.Name, out.Provider, err.Error(), "")
+	}
+	name := user + "@" + d.Name
+	x.a.record(audit.Event{Type: "login", User: name, Domain: d.Name, Provider: out.Provider, Source: source, Result: "authenticated",
+		Fields: map[string]string{"roles": role.Name, "role_string": out.Result.Raw()}})
+	return aaa.Principal{User: name, Role: role, Provider: out.Provider, Domain: d.Name}, "", nil
+}
+
+type sealedError struct{}
+
+func (sealedError) Error() string { return sealedMessage }
+
+// authenticate asks d's providers and grants the roles their answer
+// names. The Outcome is returned whatever happened, for `test aaa
+// login-domain`.
+func (x *extAuth) authenticate(ctx context.Context, cfg *domain.Config, d *domain.DomainConfig, user, password string) (domain.Outcome, aaa.Role, error) {
+	members, err := x.members(cfg, d)
+	if err != nil {
+		return domain.Outcome{}, aaa.Role{}, err
+	}
+	out, err := x.router.Authenticate(ctx, members, user, password)
+	if err != nil {
+		return out, aaa.Role{}, err
+	}
+	role, _, err := aaa.Grant(out.Result, x.a.lookupRole)
+	if err != nil {
+		return out, aaa.Role{}, fmt.Errorf("roles from %s: %w", out.Provider, err)
+	}
+	return out, role, nil
+}
+
+// members builds d's providers from the configuration and their secrets.
+func (x *extAuth) members(cfg *domain.Config, d *domain.DomainConfig) ([]domain.Member, error) {
+	st := x.store()
+	if st == nil || st.Sealed() {
+		return nil, sealedError{}
+	}
+	var out []domain.Member
+	for _, m := range d.Members {
+		pc, ok := cfg.Provider(m.Provider)
+		if !ok {
+			continue // Validate forbids it
+		}
+		secret, err := st.Get(domain.SecretName(pc.Name))
+		var p domain.Provider
+		switch {
+		case err != nil && st.Sealed():
+			return nil, sealedError{}
+		case err != nil:
+			p = failing{fmt.Errorf("provider %s: no usable secret in the store (%v): add the provider again", pc.Name, err)}
+		default:
+			if p, err = buildProvider(*pc, secret, x.a.cfg.ID.String()); err != nil {
+				p = failing{err}
+			}
+		}
+		out = append(out, domain.Member{Name: pc.Name, Priority: m.Priority, Provider: p})
+	}
+	return out, nil
+}
+
+// failing is a provider that cannot be asked (misconfigured, no secret).
+type failing struct{ err error }
+
+func (f failing) Authenticate(context.Context, string, string) (aaa.ProviderResult, error) {
+	return aaa.ProviderResult{}, f.err
+}
+
+func buildProvider(pc domain.ProviderConfig, secret []byte, nasID string) (domain.Provider, error) {
+	timeout := time.Duration(pc.Timeout) * time.Second
+	switch pc.Type {
+	case domain.TypeRADIUS:
+		return radius.New(radius.Config{Host: pc.Host, Port: pc.Port, Protocol: pc.Protocol, Timeout: timeout,
+			Attempts: pc.Attempts, Secret: secret, NASIdentifier: "orchd-" + nasID})
+	case domain.TypeTACACS:
+		return tacacs.New(tacacs.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout, Attempts: pc.Attempts, Secret: secret})
+	case domain.TypeLDAP:
+		var maps []ldap.GroupMap
+		for _, g := range pc.GroupMaps {
+			maps = append(maps, ldap.GroupMap{DN: g.DN, Roles: g.Roles})
+		}
+		return ldap.New(ldap.Config{Host: pc.Host, Port: pc.Port, BaseDN: pc.BaseDN, BindDN: pc.BindDN, BindPassword: secret,
+			SSL: pc.SSL, Validation: pc.Validation, CAFile: pc.CAFile, Filter: pc.Filter, Authorization: pc.Authorization,
+			Attribute: pc.Attribute, GroupMaps: maps, Timeout: timeout, Attempts: pc.Attempts})
+	}
+	return nil, fmt.Errorf("provider %s: unknown type %q", pc.Name, pc.Type)
+}
+
+// lookupRole finds a local role by name for remote users' role strings.
+func (a *Agent) lookupRole(name string) (aaa.Role, bool) { return aaa.LookupRole(name) }
+
+// roleNames lists the roles a group map may name.
+func (a *Agent) roleNames() []string {
+	var out []string
+	for _, r := range aaa.BuiltinRoles() {
+		out = append(out, r.Name)
+	}
+	return out
+}
