@@ -93,7 +93,9 @@ func (a *Agent) registerProviderCommands(e *shell.Engine, s *adminSession) {
 		Help: "grant roles to members of an LDAP group (authorization group-map)", Write: true, Feature: aaa.FeatureAAA,
 		Complete: map[string]shell.Completer{"name": providers, "roles": a.roleNames},
 		Run: func(c *shell.Ctx, x shell.Args) error {
-			return change(func(d *domain.Config) error { return d.AddGroupMap(x.String("name"), x.String("dn"), x.Strings("roles")) })
+			return change(func(d *domain.Config) error {
+				return d.AddGroupMap(x.String("name"), x.String("dn"), x.Strings("roles"))
+			})
 		}})
 	e.Register(shell.Command{Syntax: "delete aaa provider <name:text>", Help: "delete a provider no login domain uses, and its secret",
 		Write: true, Feature: aaa.FeatureAAA, Complete: map[string]shell.Completer{"name": providers},
@@ -123,7 +125,9 @@ func (a *Agent) registerProviderCommands(e *shell.Engine, s *adminSession) {
 		Help: "use a provider in a login domain (lower priority first, unique per domain)", Write: true, Feature: aaa.FeatureAAA,
 		Complete: map[string]shell.Completer{"name": domains, "provider": providers},
 		Run: func(c *shell.Ctx, x shell.Args) error {
-			return change(func(d *domain.Config) error { return d.AddMember(x.String("name"), x.String("provider"), x.Int("prio")) })
+			return change(func(d *domain.Config) error {
+				return d.AddMember(x.String("name"), x.String("provider"), x.Int("prio"))
+			})
 		}})
 	e.Register(shell.Command{Syntax: "delete aaa login-domain <name:text> provider <provider:text>",
 		Help: "stop using a provider in a login domain", Write: true, Feature: aaa.FeatureAAA,
@@ -157,9 +161,11 @@ func (a *Agent) registerProviderCommands(e *shell.Engine, s *adminSession) {
 	e.Register(shell.Command{Syntax: "show aaa login-domains", Help: "login domains, their providers and state", Feature: aaa.FeatureAAA,
 		Run: func(c *shell.Ctx, _ shell.Args) error { a.showLoginDomains(c); return nil }})
 	e.Register(shell.Command{Syntax: "test aaa login-domain <name:text> user <user:text>",
-		Help: "try a login (asks the password): which provider answered, how long, the role string, the roles",
+		Help:    "try a login (asks the password): which provider answered, how long, the role string, the roles",
 		Feature: aaa.FeatureAAA, Complete: map[string]shell.Completer{"name": domains},
-		Run: func(c *shell.Ctx, x shell.Args) error { return a.testLoginDomain(c, s, x.String("name"), x.String("user")) }})
+		Run: func(c *shell.Ctx, x shell.Args) error {
+			return a.testLoginDomain(c, s, x.String("name"), x.String("user"))
+		}})
 }
 
 func secretWord(typ string) string {

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
-	"github.com/orchd/orchd/agent"
 	"github.com/orchd/orchd/aaa/radius"
 	"github.com/orchd/orchd/aaa/tacacs/tacacstest"
+	"github.com/orchd/orchd/agent"
 	"github.com/orchd/orchd/clishdcmd/testroot"
 	"github.com/orchd/orchd/config"
 	"github.com/sirupsen/logrus"
@@ -55,8 +55,13 @@ func (s *memSecrets) Get(name string) ([]byte, error) {
 	return v, nil
 }
 
-func (s *memSecrets) Delete(name string) error { s.mu.Lock(); delete(s.m, name); s.mu.Unlock(); return nil }
-func (s *memSecrets) Sealed() bool             { s.mu.Lock(); defer s.mu.Unlock(); return s.sealed }
+func (s *memSecrets) Delete(name string) error {
+	s.mu.Lock()
+	delete(s.m, name)
+	s.mu.Unlock()
+	return nil
+}
+func (s *memSecrets) Sealed() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.sealed }
 
 const radSecret, tacSecret = "rad-shared-Secret1", "tac-shared-Secret2"
 

@@ -78,7 +78,7 @@ func TestAgainstSlapd(t *testing.T) {
 			{"alice", "wrong", "invalid credentials"},
 			{"nobody", "pw", "no entry"},
 			{"alice", "", "empty password"},
-			{"*", "alice-pw", "no entry"},  // escaped: not a wildcard
+			{"*", "alice-pw", "no entry"}, // escaped: not a wildcard
 			{"x*", "alice-pw", "invalid"}, // the one entry named x*, wrong password
 		} {
 			_, err := c.Authenticate(ctx, tt.user, tt.pw)
