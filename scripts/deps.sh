@@ -9,6 +9,11 @@ command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
 command -v ssh-keygen >/dev/null 2>&1 || need="$need openssh-client"
 command -v sshpass >/dev/null 2>&1 || need="$need sshpass"
 command -v bash >/dev/null 2>&1 || need="$need bash"
+# External authentication tests run real servers (DESIGN §8.5).
+[ -x /usr/sbin/freeradius ] || need="$need freeradius"
+command -v radtest >/dev/null 2>&1 || need="$need freeradius-utils"
+[ -x /usr/sbin/slapd ] || need="$need slapd"
+command -v ldapwhoami >/dev/null 2>&1 || need="$need ldap-utils"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing Debian packages:$need (run make as root to install them)" >&2
