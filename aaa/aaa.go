@@ -8,15 +8,52 @@
 // behind the same Authenticate call.
 package aaa
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// User states (`set user NAME state active|inactive`): an inactive user
+// cannot log in, and its open sessions end.
+const (
+	StateActive   = "active"
+	StateInactive = "inactive"
+)
+
+// MaxPasswordHistory is how many earlier password hashes a user keeps: the
+// top of password-controls history-length's range (DESIGN §8.2).
+const MaxPasswordHistory = 8
 
 // User is a local administrator account as the config database stores it.
 // PasswordHash is a string made by Hash, or empty when no password is set
 // (such a user cannot log in with a password).
 type User struct {
-	Name         string `json:"name"`
-	Role         string `json:"role"`
-	PasswordHash string `json:"password_hash,omitempty"`
+	Name string `json:"name"`
+	// Roles a user holds; their features add up (DESIGN §8.1).
+	Roles        []string `json:"roles"`
+	State        string   `json:"state"` // StateActive or StateInactive
+	Email        string   `json:"email,omitempty"`
+	PasswordHash string   `json:"password_hash,omitempty"`
+	// PasswordHistory holds the hashes of earlier passwords, newest first,
+	// at most MaxPasswordHistory of them (password-controls history).
+	PasswordHistory   []string  `json:"password_history,omitempty"`
+	PasswordChangedAt time.Time `json:"password_changed_at,omitzero"`
+	Created           time.Time `json:"created,omitzero"`
+}
+
+// Active reports whether the user may log in (an empty state is active).
+func (u User) Active() bool { return u.State != StateInactive }
+
+// HasRole reports whether the user holds role.
+func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
+
+// Clone returns a copy of u sharing no slices with it.
+func (u User) Clone() User {
+	u.Roles = slices.Clone(u.Roles)
+	u.PasswordHistory = slices.Clone(u.PasswordHistory)
+	return u
 }
 
 // String describes the user without its password hash, so that a User
@@ -26,7 +63,7 @@ func (u User) String() string {
 	if u.PasswordHash != "" {
 		pw = "password set"
 	}
-	return fmt.Sprintf("%s (role %s, %s)", u.Name, u.Role, pw)
+	return fmt.Sprintf("%s (roles %s, %s)", u.Name, strings.Join(u.Roles, ","), pw)
 }
 
 // MaxUserNameLen is the longest user name ValidateUserName accepts.

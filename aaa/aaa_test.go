@@ -2,6 +2,7 @@ package aaa
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,7 +59,7 @@ func FuzzValidateUserName(f *testing.F) {
 }
 
 func TestUserStringHidesHash(t *testing.T) {
-	u := User{Name: "alice", Role: MonitorRole, PasswordHash: "$argon2id$secret"}
+	u := User{Name: "alice", Roles: []string{MonitorRole}, PasswordHash: "$argon2id$secret"}
 	for _, s := range []string{u.String(), sprintV(u), sprintV([]User{u})} {
 		if strings.Contains(s, "secret") {
 			t.Errorf("%q shows the hash", s)
@@ -99,5 +100,50 @@ func TestRoles(t *testing.T) {
 	admin.ReadWriteFeatures[0] = "x"
 	if again, _ := LookupRole(AdminRole); !again.ReadWrite(FeatureMaestroAuth) {
 		t.Error("built-in role mutated through a returned copy")
+	}
+}
+
+func TestUnion(t *testing.T) {
+	dir := roleMap{
+		"authView":  {Name: "authView", ReadWriteFeatures: []string{FeatureUsers}, ReadOnlyFeatures: []string{FeatureMaestroAuth}},
+		"authAdmin": {Name: "authAdmin", ReadWriteFeatures: []string{FeatureMaestroAuth, FeatureExpert}},
+	}
+	for _, tc := range []struct {
+		roles    []string
+		name     string
+		rw, ro   []string
+		expert   bool
+		errMatch string
+	}{
+		{roles: []string{"authView"}, name: "authView", rw: []string{FeatureUsers}, ro: []string{FeatureMaestroAuth}},
+		{roles: []string{"authView", "authAdmin"}, name: "authView,authAdmin",
+			rw: []string{FeatureMaestroAuth, FeatureUsers, FeatureExpert}, ro: []string{}, expert: true},
+		{roles: []string{MonitorRole, "authView"}, name: "monitorRole,authView", rw: []string{FeatureUsers},
+			ro: []string{FeatureMaestroAuth, FeatureRBA, FeaturePasswordControls, FeatureAAA, FeatureSecurity, FeatureManagement, FeatureConfig, FeatureAudit}},
+		{roles: nil, errMatch: "no role"},
+		{roles: []string{"authView", "ghost"}, errMatch: `unknown role "ghost"`},
+	} {
+		r, err := ResolveRoles(dir, tc.roles)
+		if tc.errMatch != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errMatch) {
+				t.Errorf("%v: err %v, want %q", tc.roles, err, tc.errMatch)
+			}
+			continue
+		}
+		if err != nil || r.Name != tc.name || !slices.Equal(r.ReadWriteFeatures, tc.rw) || !slices.Equal(r.ReadOnlyFeatures, tc.ro) || r.Expert != tc.expert {
+			t.Errorf("%v: got %+v, %v; want name %s rw %v ro %v expert %v", tc.roles, r, err, tc.name, tc.rw, tc.ro, tc.expert)
+		}
+	}
+}
+
+func TestValidateEmail(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"admin@example.com": true, "a.b+c@sub.example.org": true, "x@localhost": true,
+		"": false, "admin": false, "Admin <admin@example.com>": false, "<a@b.c>": false, "a b@c.d": false,
+		"a@b.c\n": false, "@example.com": false, strings.Repeat("a", 250) + "@b.cd": false,
+	} {
+		if err := ValidateEmail(s); (err == nil) != ok {
+			t.Errorf("ValidateEmail(%q) = %v, want ok=%v", s, err, ok)
+		}
 	}
 }

@@ -65,6 +65,9 @@ func remoteString(a netip.Addr) string {
 // fields here without changing Authenticate.
 type Authenticator struct {
 	Dir Directory
+	// Roles resolves the roles users hold; nil means the built-in roles
+	// only.
+	Roles RoleDirectory
 	// Logf, when set, receives one line per login attempt (accepted or
 	// refused, with the reason). Passwords are never passed to it.
 	Logf func(format string, args ...any)
@@ -130,11 +133,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 	case !match:
 		return fail("wrong password")
 	}
-	role, ok := LookupRole(u.Role)
-	if !ok {
-		return fail(fmt.Sprintf("user has unknown role %q", u.Role))
+	if !u.Active() {
+		return fail("user is inactive")
 	}
-	a.logf("login accepted for user %q from %s (%s, role %s)", u.Name, remoteString(remote), ProviderLocal, role.Name)
+	roles := a.Roles
+	if roles == nil {
+		roles = Builtins
+	}
+	role, err := ResolveRoles(roles, u.Roles)
+	if err != nil {
+		return fail("user's roles are unusable: " + err.Error())
+	}
+	a.logf("login accepted for user %q from %s (%s, roles %s)", u.Name, remoteString(remote), ProviderLocal, role.Name)
 	return Principal{User: u.Name, Role: role, Provider: ProviderLocal}, nil
 }
 

@@ -30,14 +30,17 @@ func TestAuthenticate(t *testing.T) {
 	adminHash, _ := Hash(pw)
 	monHash, _ := HashWithParams(pw, fastParams)
 	dir := mapDir{
-		"admin":  {Name: "admin", Role: AdminRole, PasswordHash: adminHash},
-		"mon":    {Name: "mon", Role: MonitorRole, PasswordHash: monHash},
-		"nopw":   {Name: "nopw", Role: AdminRole},
-		"badh":   {Name: "badh", Role: AdminRole, PasswordHash: "$argon2id$junk"},
-		"norole": {Name: "norole", Role: "ghostRole", PasswordHash: monHash},
+		"admin":  {Name: "admin", Roles: []string{AdminRole}, PasswordHash: adminHash},
+		"mon":    {Name: "mon", Roles: []string{MonitorRole}, PasswordHash: monHash},
+		"both":   {Name: "both", Roles: []string{MonitorRole, "custom"}, PasswordHash: monHash},
+		"off":    {Name: "off", Roles: []string{AdminRole}, State: StateInactive, PasswordHash: monHash},
+		"nopw":   {Name: "nopw", Roles: []string{AdminRole}},
+		"badh":   {Name: "badh", Roles: []string{AdminRole}, PasswordHash: "$argon2id$junk"},
+		"norole": {Name: "norole", Roles: []string{"ghostRole"}, PasswordHash: monHash},
 	}
 	var logs []string
-	a := &Authenticator{Dir: dir, Logf: func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }}
+	roles := roleMap{"custom": {Name: "custom", ReadWriteFeatures: []string{FeatureUsers}}}
+	a := &Authenticator{Dir: dir, Roles: roles, Logf: func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }}
 	remote := netip.MustParseAddr("198.18.0.7")
 	ctx := context.Background()
 
@@ -48,6 +51,8 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		{"admin", pw, AdminRole, ""},
 		{"mon", pw, MonitorRole, ""},
+		{"both", pw, MonitorRole + ",custom", ""},
+		{"off", pw, "", "user is inactive"},
 		{"admin", "Wr0ng!pw", "", "wrong password"},
 		{"admin", "", "", "empty password"},
 		{"ghost", pw, "", "unknown user"},
@@ -56,7 +61,7 @@ func TestAuthenticate(t *testing.T) {
 		{"nopw", pw, "", "user has no password set"},
 		{"nopw", "", "", "user has no password set"},
 		{"badh", pw, "", "stored password hash is unusable"},
-		{"norole", pw, "", `user has unknown role "ghostRole"`},
+		{"norole", pw, "", `user's roles are unusable: unknown role "ghostRole"`},
 	} {
 		n := countKDF(t)
 		logs = nil
@@ -105,4 +110,13 @@ func TestDummyHashHasDefaultParams(t *testing.T) {
 	if p, err := ParamsOf(dummyHash); err != nil || p != DefaultParams() {
 		t.Fatalf("dummy hash params %+v, %v", p, err)
 	}
+}
+
+type roleMap map[string]Role
+
+func (m roleMap) LookupRole(name string) (Role, bool) {
+	if r, ok := m[name]; ok {
+		return r, true
+	}
+	return LookupRole(name)
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
-	"github.com/orchd/orchd/atomicfile"
 	"github.com/orchd/orchd/ctlsock"
 	"github.com/orchd/orchd/sshserver"
 	"github.com/orchd/orchd/trustproto"
@@ -47,7 +45,10 @@ func (a *Agent) handleControl(cs *ctlsock.Session) int {
 			return 1
 		}
 		name = cu.Name
-		role, _ = aaa.LookupRole(cu.Role)
+		if _, role, err = a.db.ResolveUser(cu.Name); err != nil {
+			fmt.Fprintf(cs.Stderr, "clishd: %v\n", err)
+			return 1
+		}
 	}
 	var wins chan [2]int
 	if cs.Windows != nil {
@@ -110,18 +111,24 @@ func (h sshHandler) session(ss *sshserver.Session, mode string) *adminSession {
 
 func (h sshHandler) Shell(ss *sshserver.Session) int {
 	s := h.session(ss, modeInteractive)
-	h.a.lastLogin(s)
+	h.a.recordLogin(s, true)
 	return h.a.runSession(s)
 }
 
 func (h sshHandler) Exec(ss *sshserver.Session, command string) int {
 	s := h.session(ss, modeExec)
 	s.command = command
+	h.a.recordLogin(s, false)
 	return h.a.runSession(s)
 }
 
 func (h sshHandler) Subsystem(ss *sshserver.Session, name string) int {
 	if name == trustproto.Subsystem {
+		if err := h.a.passwordUsable(ss.Principal().User); err != nil {
+			// The trust client reads a response, so the refusal is one.
+			trustproto.Write(ss.Stdout(), trustproto.Response{ID: h.a.cfg.ID.String(), Error: err.Error()})
+			return 1
+		}
 		return h.a.serveTrustSubsystem(ss)
 	}
 	fmt.Fprintf(ss.Stderr(), "subsystem %q is not served\n", name)
@@ -160,29 +167,5 @@ func (a *Agent) serveSSH(ctx context.Context) {
 	a.log.WithField("addr", addr).Info("SSH server listening")
 	if err := srv.Serve(l); err != nil && !errors.Is(err, sshserver.ErrServerClosed) {
 		a.log.WithError(err).Error("SSH server stopped")
-	}
-}
-
-// lastLogin prints the previous login of the user and records this one.
-func (a *Agent) lastLogin(s *adminSession) {
-	type entry struct {
-		At   time.Time `json:"at"`
-		From string    `json:"from"`
-	}
-	a.lastMu.Lock()
-	defer a.lastMu.Unlock()
-	path := a.opts.Layout.LastLog()
-	m := map[string]entry{}
-	if b, err := os.ReadFile(path); err == nil {
-		json.Unmarshal(b, &m)
-	}
-	if e, ok := m[s.user]; ok {
-		fmt.Fprintf(s.out, "Last login: %s from %s%s", e.At.UTC().Format("Mon Jan _2 15:04:05 2006"), e.From, nl(s.term))
-	}
-	m[s.user] = entry{At: time.Now(), From: s.remote}
-	if b, err := json.Marshal(m); err == nil {
-		if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
-			a.log.WithError(err).Warn("recording last login")
-		}
 	}
 }

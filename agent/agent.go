@@ -57,6 +57,8 @@ type Agent struct {
 	auth   *aaa.Authenticator
 	ext    *extAuth
 	lastMu sync.Mutex
+	// sessions are the open shell sessions of local users (sessions.go).
+	sessions liveSessions
 
 	audit *audit.Log
 	mgmt  mgmtState
@@ -97,7 +99,7 @@ func New(o Options) (*Agent, error) {
 	if a.audit, err = openAudit(o.Layout.AuditLog(), o.Log); err != nil {
 		return nil, err
 	}
-	a.auth = &aaa.Authenticator{Dir: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
+	a.auth = &aaa.Authenticator{Dir: db, Roles: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
 	a.ext = &extAuth{a: a}
 	a.auth.External = a.ext
 	a.ports = a.initialPorts()
@@ -167,6 +169,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.serveSSH(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.serveManagement(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.sweepInactiveUsers(ctx) }()
 
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.WithError(err).Warn("notifying systemd of readiness")

@@ -17,26 +17,6 @@ import (
 func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 	e := shell.NewEngine()
 	a.registerAuditCommands(e)
-	users := func() []string {
-		var out []string
-		for _, u := range a.db.Running().Users {
-			out = append(out, u.Name)
-		}
-		return out
-	}
-	roles := func() []string {
-		var out []string
-		for _, r := range aaa.BuiltinRoles() {
-			out = append(out, r.Name)
-		}
-		return out
-	}
-	change := func(fn func(*configdb.Doc) error) error {
-		err := a.db.Update(fn)
-		a.markDirty()
-		return err
-	}
-
 	e.Register(shell.Command{Syntax: "show maestro authentication", Help: "peers: status, port, fingerprint, since, reason",
 		Feature: aaa.FeatureMaestroAuth, Run: func(c *shell.Ctx, _ shell.Args) error { a.showAuthentication(c.Out); return nil }})
 	e.Register(shell.Command{Syntax: "show maestro authentication fingerprint", Help: "this orchestrator's ID, fingerprint and certificate expiry",
@@ -46,59 +26,11 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 			return nil
 		}})
 
-	e.Register(shell.Command{Syntax: "show users", Help: "local users and their roles", Feature: aaa.FeatureUsers,
-		Run: func(c *shell.Ctx, _ shell.Args) error {
-			tw := tabwriter.NewWriter(c.Out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "USER\tROLE\tPASSWORD")
-			for _, u := range a.db.Running().Users {
-				pw := "set"
-				if u.PasswordHash == "" {
-					pw = "not set (cannot log in)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, pw)
-			}
-			return tw.Flush()
-		}})
-	e.Register(shell.Command{Syntax: "add user <name:user> role <role:role>", Help: "add a local user (set its password next)",
-		Write: true, Feature: aaa.FeatureUsers, Complete: map[string]shell.Completer{"role": roles},
-		Run: func(c *shell.Ctx, x shell.Args) error {
-			name, role := x.String("name"), x.String("role")
-			if err := change(func(d *configdb.Doc) error { return d.AddUser(name, role) }); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.Out, "user %s added with role %s; it cannot log in until: set user %s password\n", name, role, name)
-			return nil
-		}})
-	e.Register(shell.Command{Syntax: "set user <name:user> password", Help: "set a user's password (asked twice)",
-		Write: true, Feature: aaa.FeatureUsers, Complete: map[string]shell.Completer{"name": users},
-		Run: func(c *shell.Ctx, x shell.Args) error {
-			name := x.String("name")
-			if _, ok := a.db.LookupUser(name); !ok {
-				return fmt.Errorf("no user %q: expected one of %s", name, strings.Join(users(), ", "))
-			}
-			hash, err := newPassword(c, "New password: ")
-			if err != nil {
-				return err
-			}
-			if err := change(func(d *configdb.Doc) error { return d.SetPassword(name, hash) }); err != nil {
-				return err
-			}
-			a.log.WithField("user", s.user).WithField("target", name).Info("password changed")
-			fmt.Fprintf(c.Out, "password of %s changed\n", name)
-			return nil
-		}})
-	e.Register(shell.Command{Syntax: "set user <name:user> role <role:role>", Help: "change a user's role",
-		Write: true, Feature: aaa.FeatureUsers, Complete: map[string]shell.Completer{"name": users, "role": roles},
-		Run: func(c *shell.Ctx, x shell.Args) error {
-			return change(func(d *configdb.Doc) error { return d.SetRole(x.String("name"), x.String("role")) })
-		}})
-	e.Register(shell.Command{Syntax: "delete user <name:user>", Help: "delete a local user (never the last adminRole user)",
-		Write: true, Feature: aaa.FeatureUsers, Complete: map[string]shell.Completer{"name": users},
-		Run: func(c *shell.Ctx, x shell.Args) error {
-			return change(func(d *configdb.Doc) error { return d.DeleteUser(x.String("name")) })
-		}})
+	a.registerUserCommands(e, s)
+	a.registerRBACommands(e, s)
+	a.registerPasswordCommands(e, s)
 
-	a.registerManagementCommands(e, change, roles)
+	a.registerManagementCommands(e, a.change, a.roleNames)
 
 	e.Register(shell.Command{Syntax: "save config", Help: "persist the running configuration", Write: true, Feature: aaa.FeatureConfig,
 		Run: func(c *shell.Ctx, _ shell.Args) error {
@@ -122,8 +54,8 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 		}})
 	e.Register(shell.Command{Syntax: "lock database override", Help: "take the configuration lock from another session", Feature: aaa.FeatureConfig,
 		Run: func(c *shell.Ctx, _ shell.Args) error {
-			if !s.role.ReadWrite(aaa.FeatureConfig) {
-				return fmt.Errorf("not allowed: role %s is read-only", s.role.Name)
+			if err := a.requireReadWrite(s, aaa.FeatureConfig); err != nil {
+				return fmt.Errorf("not allowed: %w", err)
 			}
 			prev, had := a.lock.Override(s.owner())
 			if had {
@@ -137,14 +69,11 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 
 	e.Register(shell.Command{Syntax: "set expert-password", Help: "set the password that expert mode asks for", Write: true, Feature: aaa.FeatureExpert,
 		Run: func(c *shell.Ctx, _ shell.Args) error {
-			if !s.role.Expert {
-				return fmt.Errorf("not allowed: role %s has no expert permission", s.role.Name)
-			}
 			hash, err := newPassword(c, "New expert password: ")
 			if err != nil {
 				return err
 			}
-			if err := change(func(d *configdb.Doc) error { return d.SetExpertPassword(hash) }); err != nil {
+			if err := a.change(func(d *configdb.Doc) error { return d.SetExpertPassword(hash) }); err != nil {
 				return err
 			}
 			a.log.WithField("user", s.user).Info("expert password changed")

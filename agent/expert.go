@@ -20,9 +20,9 @@ const expertTries = 3
 // the expert password. Every entry is logged with user and source.
 func (a *Agent) expert(c *shell.Ctx, s *adminSession) error {
 	log := a.log.WithField("user", s.user).WithField("from", s.from)
-	if !s.role.Expert {
-		log.Warn("expert mode refused: role has no expert permission")
-		return fmt.Errorf("not allowed: role %s has no expert permission", s.role.Name)
+	if err := a.requireReadWrite(s, aaa.FeatureExpert); err != nil {
+		log.Warn("expert mode refused: no expert permission")
+		return fmt.Errorf("not allowed: %w", err)
 	}
 	if !s.term {
 		return errors.New("expert needs an interactive terminal: log in with ssh (or ssh -t) or run clish without -c")

@@ -177,14 +177,7 @@ func buildProvider(pc domain.ProviderConfig, secret []byte, nasID string) (domai
 	return nil, fmt.Errorf("provider %s: unknown type %q", pc.Name, pc.Type)
 }
 
-// lookupRole finds a local role by name for remote users' role strings.
-func (a *Agent) lookupRole(name string) (aaa.Role, bool) { return aaa.LookupRole(name) }
-
-// roleNames lists the roles a group map may name.
-func (a *Agent) roleNames() []string {
-	var out []string
-	for _, r := range aaa.BuiltinRoles() {
-		out = append(out, r.Name)
-	}
-	return out
-}
+// lookupRole finds a local role, built-in or custom (add rba role), by
+// name for remote users' role strings. Group maps name roles from
+// a.roleNames (cmds_users.go).
+func (a *Agent) lookupRole(name string) (aaa.Role, bool) { return a.db.LookupRole(name) }

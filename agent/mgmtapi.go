@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/atomicfile"
 	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/healthcheck"
@@ -87,8 +86,8 @@ func (a *Agent) managerChanged() int {
 	return srv.ManagerChanged()
 }
 
-func roleAllows(role, feature string, write bool) bool {
-	r, ok := aaa.LookupRole(role)
+func (a *Agent) roleAllows(role, feature string, write bool) bool {
+	r, ok := a.db.LookupRole(role)
 	if !ok {
 		return false
 	}
@@ -106,7 +105,7 @@ func (a *Agent) newMgmtServer() *mgmtapi.Server {
 		},
 		Manager: a.manager,
 		Token:   a.checkToken,
-		Allowed: roleAllows,
+		Allowed: a.roleAllows,
 		State: func() ([]byte, error) {
 			return json.MarshalIndent(a.snapshot(time.Now()), "", "  ")
 		},

@@ -63,15 +63,8 @@ func (a *Agent) currentRole(s *adminSession) (aaa.Role, error) {
 	if s.fixedRole {
 		return s.role, nil
 	}
-	u, ok := a.db.LookupUser(s.user)
-	if !ok {
-		return aaa.Role{}, fmt.Errorf("user %s no longer exists", s.user)
-	}
-	r, ok := aaa.LookupRole(u.Role)
-	if !ok {
-		return aaa.Role{}, fmt.Errorf("user %s has no valid role (%q)", s.user, u.Role)
-	}
-	return r, nil
+	_, r, err := a.db.ResolveUser(s.user)
+	return r, err
 }
 
 // authorize checks one command against the feature it names (DESIGN §8.1):
@@ -85,16 +78,36 @@ func (a *Agent) authorize(s *adminSession, cmd *shell.Command) error {
 		return err
 	}
 	switch {
-	case cmd.Write && !role.ReadWrite(cmd.Feature):
-		have := "no access"
-		if role.Read(cmd.Feature) {
-			have = "read-only"
-		}
-		return fmt.Errorf("needs feature %s read-write; user %s has roles %s (%s: %s)", cmd.Feature, s.user, role.Name, cmd.Feature, have)
+	case cmd.Write:
+		return needReadWrite(s.user, role, cmd.Feature)
 	case !role.Read(cmd.Feature):
 		return fmt.Errorf("needs feature %s; user %s has roles %s, which do not include it", cmd.Feature, s.user, role.Name)
 	}
 	return nil
+}
+
+// needReadWrite refuses a change unless role has feature read-write,
+// naming the feature and every role of the user (role.Name lists them).
+func needReadWrite(user string, role aaa.Role, feature string) error {
+	if role.ReadWrite(feature) {
+		return nil
+	}
+	have := "no access"
+	if role.Read(feature) {
+		have = "read-only"
+	}
+	return fmt.Errorf("needs feature %s read-write; user %s has roles %s (%s: %s)", feature, user, role.Name, feature, have)
+}
+
+// requireReadWrite is needReadWrite for the session's current roles, for
+// commands that change something without being marked Write (they must
+// run while another session holds the configuration lock).
+func (a *Agent) requireReadWrite(s *adminSession, feature string) error {
+	role, err := a.currentRole(s)
+	if err != nil {
+		return err
+	}
+	return needReadWrite(s.user, role, feature)
 }
 
 // readOnlyReason is asked before every command: a role with nothing
@@ -106,6 +119,9 @@ func (a *Agent) readOnlyReason(s *adminSession) string {
 		return err.Error()
 	}
 	if len(role.ReadWriteFeatures) == 0 {
+		if strings.Contains(role.Name, ",") {
+			return fmt.Sprintf("roles %s are read-only", role.Name)
+		}
 		return fmt.Sprintf("role %s is read-only", role.Name)
 	}
 	if ok, holder := a.lock.Acquire(s.owner()); !ok {
@@ -118,6 +134,20 @@ func (a *Agent) readOnlyReason(s *adminSession) string {
 func (a *Agent) runSession(s *adminSession) int {
 	s.id = sessionIDs.Add(1)
 	defer a.lock.Release(s.owner())
+	if !s.fixedRole {
+		// Making the user inactive or deleting it ends this session.
+		ctx, cancel := context.WithCancel(s.ctx)
+		defer cancel()
+		s.ctx = ctx
+		out := s.out
+		a.sessions.add(s.id, liveSession{user: s.user, end: cancel, notify: func(msg string) {
+			if s.term {
+				msg = strings.ReplaceAll(msg, "\n", "\r\n")
+			}
+			io.WriteString(out, msg)
+		}})
+		defer a.sessions.remove(s.id)
+	}
 	log := a.log.WithField("user", s.user).WithField("from", s.from).WithField("session", s.id)
 	log.WithField("mode", s.mode).Info("shell session start")
 	defer log.Info("shell session end")
@@ -163,6 +193,11 @@ func (a *Agent) runSession(s *adminSession) int {
 				sess.Resize(ws[0], ws[1])
 			}
 		}()
+	}
+	if !s.fixedRole {
+		if code, stop := a.loginPolicy(s, sess); stop {
+			return code
+		}
 	}
 	switch s.mode {
 	case modeExec:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/atomicfile"
@@ -66,7 +67,11 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 		if err != nil {
 			return &UsageError{fmt.Errorf("admin password: %w", err)}
 		}
-		doc0.Users = []aaa.User{{Name: "admin", Role: aaa.AdminRole, PasswordHash: hash}}
+		// The first password is root's choice at install time: the password
+		// controls apply from the first change on (README, Decisions).
+		now := time.Now().UTC().Truncate(time.Second)
+		doc0.Users = []aaa.User{{Name: "admin", Roles: []string{aaa.AdminRole}, State: aaa.StateActive, PasswordHash: hash,
+			PasswordChangedAt: now, Created: now}}
 	}
 	l := paths.FromEnv(*root)
 	files := identity.Files{Key: l.IdentityKey(), Pub: l.IdentityPub(), Cert: l.Certificate()}

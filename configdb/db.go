@@ -245,4 +245,24 @@ func (db *DB) LookupUser(name string) (aaa.User, bool) {
 	return db.running.User(name)
 }
 
-var _ aaa.Directory = (*DB)(nil)
+// LookupRole finds a built-in or custom role of the running
+// configuration: DB is the aaa.RoleDirectory logins and external providers
+// resolve role names with.
+func (db *DB) LookupRole(name string) (aaa.Role, bool) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.running.LookupRole(name)
+}
+
+// ResolveUser returns user name of the running configuration and what its
+// roles grant, read under one lock (see Doc.ResolveUser).
+func (db *DB) ResolveUser(name string) (aaa.User, aaa.Role, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.running.ResolveUser(name)
+}
+
+var (
+	_ aaa.Directory     = (*DB)(nil)
+	_ aaa.RoleDirectory = (*DB)(nil)
+)

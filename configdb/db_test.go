@@ -16,7 +16,7 @@ import (
 )
 
 func adminDoc(t testing.TB) Doc {
-	return Doc{Users: []aaa.User{{Name: "admin", Role: aaa.AdminRole, PasswordHash: fastHash(t, "pw")}}}
+	return Doc{Users: []aaa.User{{Name: "admin", Roles: []string{aaa.AdminRole}, PasswordHash: fastHash(t, "pw")}}}
 }
 
 func open(t *testing.T, path string) (*DB, []string) {
@@ -44,7 +44,7 @@ func TestOpenNoFile(t *testing.T) {
 
 func TestCreate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lib", "config.json")
-	if err := Create(path, Doc{Users: []aaa.User{{Name: "x", Role: aaa.MonitorRole}}}, false); err == nil {
+	if err := Create(path, Doc{Users: []aaa.User{{Name: "x", Roles: []string{aaa.MonitorRole}}}}, false); err == nil {
 		t.Error("created a configuration without an admin")
 	}
 	if err := Create(path, adminDoc(t), false); err != nil {
@@ -57,7 +57,7 @@ func TestCreate(t *testing.T) {
 		t.Errorf("second Create = %v, want ErrExists", err)
 	}
 	d2 := adminDoc(t)
-	d2.Users = append(d2.Users, aaa.User{Name: "mon", Role: aaa.MonitorRole})
+	d2.Users = append(d2.Users, aaa.User{Name: "mon", Roles: []string{aaa.MonitorRole}})
 	if err := Create(path, d2, true); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +71,11 @@ func TestCreate(t *testing.T) {
 }
 
 func TestUpdateSaveState(t *testing.T) {
+	// A re-added user is equal to the deleted one only with the same
+	// creation time.
+	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now = func() time.Time { return fixed }
+	defer func() { now = func() time.Time { return time.Now().UTC().Truncate(time.Second) } }()
 	path := filepath.Join(t.TempDir(), "config.json")
 	if err := Create(path, adminDoc(t), false); err != nil {
 		t.Fatal(err)
@@ -101,7 +106,7 @@ func TestUpdateSaveState(t *testing.T) {
 		t.Errorf("fn error: %v", err)
 	}
 	if err := db.Update(func(d *Doc) error {
-		d.Users = append(d.Users, aaa.User{Name: "alice", Role: aaa.AdminRole})
+		d.Users = append(d.Users, aaa.User{Name: "alice", Roles: []string{aaa.AdminRole}})
 		return nil
 	}); err == nil || !strings.Contains(err.Error(), `user "alice" appears twice`) {
 		t.Errorf("validation error: %v", err)
@@ -112,8 +117,8 @@ func TestUpdateSaveState(t *testing.T) {
 
 	// Running returns a deep copy.
 	r := db.Running()
-	r.Users[0].Role = "mutated"
-	if u, _ := db.LookupUser(r.Users[0].Name); u.Role == "mutated" {
+	r.Users[0].Roles[0] = "mutated"
+	if u, _ := db.LookupUser(r.Users[0].Name); u.Roles[0] == "mutated" {
 		t.Error("Running shares memory with the DB")
 	}
 

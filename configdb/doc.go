@@ -18,12 +18,17 @@ import (
 
 	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/aaa/domain"
+	"github.com/orchd/orchd/aaa/policy"
 )
 
 // SchemaVersion is the schema this package writes. It goes up whenever the
 // document changes shape; decoding refuses newer schemas (rather than drop
-// what it does not understand) and would migrate older ones.
-const SchemaVersion = 1
+// what it does not understand) and migrates older ones (migrate.go).
+//
+//	1  users with one "role"
+//	2  users with "roles", state, email, password history and times;
+//	   custom "roles"; "password_controls"
+const SchemaVersion = 2
 
 // Doc is one whole configuration, as saved on disk.
 type Doc struct {
@@ -34,18 +39,34 @@ type Doc struct {
 	// ExternalAuth holds providers and login domains (DESIGN §8.5); their
 	// secrets are in the sealed store.
 	ExternalAuth domain.Config `json:"external_auth,omitzero"`
-	// Later sections (roles, password controls, AAA providers, ...) go
-	// here; each needs a line in clone, Validate and Commands.
+	// Roles are the custom RBA roles (the built-in ones are not stored).
+	Roles            []aaa.Role      `json:"roles"`
+	PasswordControls policy.Controls `json:"password_controls"`
+	// Later sections (AAA providers, ...) go here; each needs a line in
+	// clone, Validate and Commands.
 }
 
 // String summarises the document without any password hash.
 func (d Doc) String() string {
-	return fmt.Sprintf("configuration schema %d: %d users, expert password set: %v", d.Schema, len(d.Users), d.ExpertPasswordHash != "")
+	return fmt.Sprintf("configuration schema %d: %d users, %d custom roles, expert password set: %v", d.Schema, len(d.Users), len(d.Roles), d.ExpertPasswordHash != "")
 }
 
 // clone returns a deep copy of d.
 func (d Doc) clone() Doc {
-	d.Users = slices.Clone(d.Users)
+	users := make([]aaa.User, len(d.Users))
+	for i, u := range d.Users {
+		users[i] = u.Clone()
+	}
+	if d.Users != nil {
+		d.Users = users
+	}
+	roles := d.Roles
+	d.Roles = nil
+	for _, r := range roles {
+		r.ReadWriteFeatures = slices.Clone(r.ReadWriteFeatures)
+		r.ReadOnlyFeatures = slices.Clone(r.ReadOnlyFeatures)
+		d.Roles = append(d.Roles, r)
+	}
 	d.Management = d.Management.clone()
 	d.ExternalAuth = d.ExternalAuth.Clone()
 	return d
@@ -62,6 +83,24 @@ func (d *Doc) normalize() {
 	}
 	slices.SortStableFunc(d.Users, func(a, b aaa.User) int { return strings.Compare(a.Name, b.Name) })
 	d.ExternalAuth.Normalize()
+	for i := range d.Users {
+		if d.Users[i].State == "" {
+			d.Users[i].State = aaa.StateActive
+		}
+		if d.Users[i].Roles == nil {
+			d.Users[i].Roles = []string{}
+		}
+	}
+	if d.Roles == nil {
+		d.Roles = []aaa.Role{}
+	}
+	slices.SortStableFunc(d.Roles, func(a, b aaa.Role) int { return strings.Compare(a.Name, b.Name) })
+	for i := range d.Roles {
+		d.Roles[i].Expert = false // derived, never stored
+	}
+	if d.PasswordControls.IsZero() {
+		d.PasswordControls = policy.Defaults()
+	}
 }
 
 // Validate checks the whole document: schema, user names, roles and
@@ -70,6 +109,12 @@ func (d *Doc) normalize() {
 func (d Doc) Validate() error {
 	if d.Schema != SchemaVersion {
 		return fmt.Errorf("schema %d: expected %d", d.Schema, SchemaVersion)
+	}
+	if err := d.validateRoles(); err != nil {
+		return err
+	}
+	if err := d.PasswordControls.Validate(); err != nil {
+		return err
 	}
 	seen := make(map[string]bool, len(d.Users))
 	admins := 0
@@ -81,16 +126,11 @@ func (d Doc) Validate() error {
 			return fmt.Errorf("user %q appears twice: expected each user once", u.Name)
 		}
 		seen[u.Name] = true
-		if err := aaa.ValidateRoleName(u.Role); err != nil {
+		if err := d.validateUser(u); err != nil {
 			return fmt.Errorf("user %q: %w", u.Name, err)
 		}
-		if u.Role == aaa.AdminRole {
+		if u.HasRole(aaa.AdminRole) {
 			admins++
-		}
-		if u.PasswordHash != "" {
-			if err := aaa.CheckHash(u.PasswordHash); err != nil {
-				return fmt.Errorf("user %q: %w", u.Name, err)
-			}
 		}
 	}
 	if len(d.Users) > 0 && admins == 0 {
@@ -101,7 +141,7 @@ func (d Doc) Validate() error {
 			return fmt.Errorf("expert password: %w", err)
 		}
 	}
-	if err := d.Management.validate(aaa.ValidateRoleName); err != nil {
+	if err := d.Management.validate(d.checkRoleName); err != nil {
 		return fmt.Errorf("management: %w", err)
 	}
 	if err := d.ExternalAuth.Validate(); err != nil {
@@ -135,8 +175,12 @@ func decode(b []byte) (Doc, error) {
 		return Doc{}, fmt.Errorf("schema %d is newer than this clishd understands: expected at most %d", *probe.Schema, SchemaVersion)
 	case *probe.Schema < 1:
 		return Doc{}, fmt.Errorf("schema %d: expected 1 to %d", *probe.Schema, SchemaVersion)
+	case *probe.Schema < SchemaVersion:
+		var err error
+		if b, err = migrate(*probe.Schema, b); err != nil {
+			return Doc{}, fmt.Errorf("parsing schema %d: %w", *probe.Schema, err)
+		}
 	}
-	// Older schemas would be migrated here; 1 is the first.
 	var d Doc
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/policy"
 )
 
 // fastHash hashes with cheap parameters; Verify reads them from the hash.
@@ -30,8 +31,16 @@ func TestDecode(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
 		"not JSON":        {`{"schema": 1,`, "parsing JSON"},
 		"no schema":       {`{"users": []}`, `no "schema" field`},
-		"newer schema":    {`{"schema": 2, "users": []}`, "schema 2 is newer than this clishd understands: expected at most 1"},
-		"schema 0":        {`{"schema": 0}`, "schema 0: expected 1 to 1"},
+		"newer schema":    {`{"schema": 3, "users": []}`, "schema 3 is newer than this clishd understands: expected at most 2"},
+		"schema 0":        {`{"schema": 0}`, "schema 0: expected 1 to 2"},
+		"role and roles":  {`{"schema": 1, "users": [{"name": "a", "role": "adminRole", "roles": ["adminRole"]}]}`, "both role and roles"},
+		"v2 with role":    {`{"schema": 2, "users": [{"name": "a", "role": "adminRole"}]}`, `unknown field "role"`},
+		"no roles":        {`{"schema": 2, "users": [{"name": "a", "roles": []}]}`, `user "a": no role`},
+		"bad state":       {`{"schema": 2, "users": [{"name": "a", "roles": ["adminRole"], "state": "x"}]}`, `user "a": state "x"`},
+		"bad email":       {`{"schema": 2, "users": [{"name": "a", "roles": ["adminRole"], "email": "x"}]}`, `invalid email address "x"`},
+		"bad custom role": {`{"schema": 2, "users": [], "roles": [{"name": "r", "readwrite_features": ["nope"]}]}`, `unknown feature "nope"`},
+		"undefined role":  {`{"schema": 2, "users": [{"name": "a", "roles": ["adminRole", "r"]}]}`, `unknown role "r"`},
+		"bad control":     {`{"schema": 2, "users": [], "password_controls": {"min_password_length": 7}}`, "min-password-length is 7"},
 		"unknown field":   {`{"schema": 1, "users": [], "color": "red"}`, `unknown field "color"`},
 		"trailing data":   {`{"schema": 1, "users": []} {}`, "after top-level value"},
 		"trailing junk":   {`{"schema": 1, "users": []} x`, "after top-level value"},
@@ -51,8 +60,8 @@ func TestDecode(t *testing.T) {
 }
 
 func TestEncodeCanonical(t *testing.T) {
-	a := Doc{Users: []aaa.User{{Name: "b", Role: aaa.AdminRole}, {Name: "a", Role: aaa.MonitorRole}}}
-	b := Doc{Schema: 1, Users: []aaa.User{{Name: "a", Role: aaa.MonitorRole}, {Name: "b", Role: aaa.AdminRole}}}
+	a := Doc{Users: []aaa.User{{Name: "b", Roles: []string{aaa.AdminRole}}, {Name: "a", Roles: []string{aaa.MonitorRole}}}}
+	b := Doc{Schema: SchemaVersion, Users: []aaa.User{{Name: "a", Roles: []string{aaa.MonitorRole}}, {Name: "b", Roles: []string{aaa.AdminRole}}}}
 	a.normalize()
 	b.normalize()
 	if !bytes.Equal(encode(a), encode(b)) {
@@ -60,8 +69,47 @@ func TestEncodeCanonical(t *testing.T) {
 	}
 	var empty Doc
 	empty.normalize()
-	if got, want := string(encode(empty)), "{\n  \"schema\": 1,\n  \"users\": []\n}\n"; got != want {
-		t.Errorf("empty document encodes as %q, want %q", got, want)
+	if got, want := string(encode(empty)), `{
+  "schema": 2,
+  "users": [],
+  "roles": [],
+  "password_controls": {
+    "enforce_password_criteria": false,
+    "min_password_length": 8,
+    "require_lowercase": true,
+    "require_uppercase": true,
+    "require_digit": true,
+    "require_special": true,
+    "history_length": 8,
+    "password_expiration": 90,
+    "expiration_warning_days": 7,
+    "inactive_user_deletion": 0,
+    "failed_attempts_allowed": 4,
+    "failed_lock_duration": 5,
+    "failed_alarm_threshold": 10
+  }
+}
+`; got != want {
+		t.Errorf("empty document encodes as %s, want %s", got, want)
+	}
+}
+
+// TestMigrateSchema1: a configuration saved by the first clishd loads with
+// each user's one role as its roles, active, with default password
+// controls, and saves as schema 2.
+func TestMigrateSchema1(t *testing.T) {
+	h := fastHash(t, "pw")
+	v1 := `{"schema": 1, "users": [{"name": "mon", "role": "monitorRole"}, {"name": "admin", "role": "adminRole", "password_hash": "` + h + `"}], "expert_password_hash": "` + h + `"}`
+	d, err := decode([]byte(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Schema != 2 || len(d.Users) != 2 || d.Users[0].Roles[0] != aaa.AdminRole || len(d.Users[0].Roles) != 1 || d.Users[1].Roles[0] != aaa.MonitorRole ||
+		d.Users[0].State != aaa.StateActive || d.Users[0].PasswordHash != h || d.ExpertPasswordHash != h || d.PasswordControls != policy.Defaults() {
+		t.Fatalf("migrated %+v", d)
+	}
+	if !bytes.Contains(encode(d), []byte(`"schema": 2`)) || bytes.Contains(encode(d), []byte(`"role":`)) {
+		t.Errorf("saved form:\n%s", encode(d))
 	}
 }
 
@@ -71,7 +119,10 @@ func FuzzDecodeDoc(f *testing.F) {
 		`{"schema": 1, "users": []}`,
 		`{"schema": 1, "users": [{"name": "admin", "role": "adminRole", "password_hash": "` + h + `"}], "expert_password_hash": "` + h + `"}`,
 		`{"schema": 1, "users": [{"name": "a", "role": "monitorRole"}, {"name": "b", "role": "adminRole"}]}`,
-		`{"schema": 2}`, `{"schema": 1, "users": null}`, `null`, `[]`, ``, `{"schema": 1e400}`, `{"SCHEMA": 1, "Users": []}`,
+		`{"schema": 2}`, `{"schema": 1, "users": null}`,
+		`{"schema": 2, "users": [{"name": "a", "roles": ["adminRole", "r"], "state": "inactive", "email": "a@b.c"}], "roles": [{"name": "r", "readonly_features": ["audit"]}]}`,
+		`{"schema": 2, "users": [], "password_controls": {"enforce_password_criteria": true, "min_password_length": 9}}`,
+		`{"schema": 1, "users": [{"name": "a", "role": 1}]}`, `null`, `[]`, ``, `{"schema": 1e400}`, `{"SCHEMA": 1, "Users": []}`,
 	} {
 		f.Add([]byte(s))
 	}

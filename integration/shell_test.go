@@ -174,6 +174,9 @@ func TestShellOverSSH(t *testing.T) {
 	if b, _ := os.ReadFile(log); !strings.Contains(string(b), "expert mode entered") {
 		t.Errorf("expert entry not logged in %s", log)
 	}
+
+	// Roles per command and password controls, on 1_2 (rba_test.go).
+	t.Run("RBA", func(t *testing.T) { rbaOverSSH(t, tb, adminPW) })
 }
 
 func mustClish(t *testing.T, tb interface {
