@@ -57,7 +57,7 @@ type Setting struct {
 	Form string
 	Help string
 	// OnOff settings take on or off; the others a number.
-	OnOff bool
+	OnOff   bool
 	lo, hi  int
 	zeroOff bool // 0 is allowed too (off)
 	get     func(*Controls) any
