@@ -43,6 +43,12 @@ func (a *Agent) recordLogin(s *adminSession, show bool) {
 	a.lastMu.Lock()
 	defer a.lastMu.Unlock()
 	m := a.readLastLog()
+	now := time.Now().UTC()
+	if e, ok := m[s.user]; ok && !show && now.Sub(e.At) < time.Minute {
+		// Execs in a burst (scripts, monitoring) need not each cost a
+		// synchronous write: a minute is precise enough for last logins.
+		return
+	}
 	if e, ok := m[s.user]; ok && show {
 		from := e.From
 		if from == "" {
@@ -50,7 +56,7 @@ func (a *Agent) recordLogin(s *adminSession, show bool) {
 		}
 		fmt.Fprintf(s.out, "Last login: %s from %s%s", e.At.UTC().Format("Mon Jan _2 15:04:05 2006"), from, nl(s.term))
 	}
-	m[s.user] = lastEntry{At: time.Now().UTC(), From: s.remote}
+	m[s.user] = lastEntry{At: now, From: s.remote}
 	if b, err := json.Marshal(m); err == nil {
 		if err := atomicfile.WriteFile(a.opts.Layout.LastLog(), b, 0o600); err != nil {
 			a.log.WithError(err).Warn("recording last login")

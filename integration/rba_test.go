@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,8 +66,7 @@ func rbaOverSSH(t *testing.T, tb *testbed.Testbed, adminPW string) {
 				cmds = append(cmds, c)
 			}
 		}
-		cmds = append(cmds, adds...)
-		if len(cmds) < 30 {
+		if len(cmds)+len(adds) < 30 {
 			t.Fatalf("only %d commands in the tree:\n%s", len(cmds), tree)
 		}
 		roles := []struct {
@@ -75,45 +76,67 @@ func rbaOverSSH(t *testing.T, tb *testbed.Testbed, adminPW string) {
 			{"rbamon", monPW, "monitorRole", nil, []string{"maestro-auth", "users", "rba", "password-controls", "aaa", "security", "management", "config", "audit"}},
 			{"rbacu", cuPW, "authView", []string{"users"}, []string{"maestro-auth"}},
 		}
+		// Both users at once, several commands at a time over each one's
+		// connection; the lines that add come after the others.
+		var wg sync.WaitGroup
 		for _, r := range roles {
 			ssh := sshMaster(t, addr, r.user, r.pw)
-			refusals := 0
-			for _, c := range cmds {
-				line := sampleLine(c.syntax)
-				out, code := ssh(line)
-				has := func(fs []string) bool { return strings.Contains(","+strings.Join(fs, ",")+",", ","+c.feature+",") }
-				writeRefusal := fmt.Sprintf("not allowed: needs feature %s read-write; user %s has roles %s (", c.feature, r.user, r.roles)
-				readRefusal := fmt.Sprintf("not allowed: needs feature %s; user %s has roles %s, which do not include it", c.feature, r.user, r.roles)
-				switch {
-				case c.feature == "-":
-					if code != 0 {
-						t.Errorf("%s: %q: exit %d\n%s", r.user, line, code, out)
-					}
-				case c.needs == "read-write" && !has(r.rw):
-					refusals++
-					if code != 1 || !strings.Contains(out, writeRefusal) {
-						t.Errorf("%s: change %q ran or was refused for another reason (exit %d):\n%s\nwant %q", r.user, line, code, out, writeRefusal)
-					}
-				case c.needs == "read-write":
-					if strings.Contains(out, "not allowed: needs feature") {
-						t.Errorf("%s: %q refused though %s is read-write:\n%s", r.user, line, c.feature, out)
-					}
-				case !has(r.rw) && !has(r.ro):
-					refusals++
-					if code != 1 || !strings.Contains(out, readRefusal) {
-						t.Errorf("%s: %q (feature %s) not refused (exit %d):\n%s\nwant %q", r.user, line, c.feature, code, out, readRefusal)
-					}
-				default:
-					if strings.Contains(out, "not allowed: needs feature "+c.feature+"; ") {
-						t.Errorf("%s: %q refused though %s is readable:\n%s", r.user, line, c.feature, out)
+			wg.Go(func() {
+				var refusals atomic.Int32
+				check := func(c cmdInfo) {
+					line := sampleLine(c.syntax)
+					out, code := ssh(line)
+					has := func(fs []string) bool { return strings.Contains(","+strings.Join(fs, ",")+",", ","+c.feature+",") }
+					writeRefusal := fmt.Sprintf("not allowed: needs feature %s read-write; user %s has roles %s (", c.feature, r.user, r.roles)
+					readRefusal := fmt.Sprintf("not allowed: needs feature %s; user %s has roles %s, which do not include it", c.feature, r.user, r.roles)
+					switch {
+					case c.feature == "-":
+						if code != 0 {
+							t.Errorf("%s: %q: exit %d\n%s", r.user, line, code, out)
+						}
+					case c.needs == "read-write" && !has(r.rw):
+						refusals.Add(1)
+						if code != 1 || !strings.Contains(out, writeRefusal) {
+							t.Errorf("%s: change %q ran or was refused for another reason (exit %d):\n%s\nwant %q", r.user, line, code, out, writeRefusal)
+						}
+					case c.needs == "read-write":
+						if strings.Contains(out, "not allowed: needs feature") {
+							t.Errorf("%s: %q refused though %s is read-write:\n%s", r.user, line, c.feature, out)
+						}
+					case !has(r.rw) && !has(r.ro):
+						refusals.Add(1)
+						if code != 1 || !strings.Contains(out, readRefusal) {
+							t.Errorf("%s: %q (feature %s) not refused (exit %d):\n%s\nwant %q", r.user, line, c.feature, code, out, readRefusal)
+						}
+					default:
+						if strings.Contains(out, "not allowed: needs feature "+c.feature+"; ") {
+							t.Errorf("%s: %q refused though %s is readable:\n%s", r.user, line, c.feature, out)
+						}
 					}
 				}
-			}
-			if refusals == 0 {
-				t.Errorf("%s: nothing refused: the walk proved nothing", r.user)
-			}
-			t.Logf("%s (%s): %d commands, %d refused", r.user, r.roles, len(cmds), refusals)
+				for _, batch := range [][]cmdInfo{cmds, adds} {
+					work := make(chan cmdInfo)
+					var ww sync.WaitGroup
+					for range 4 {
+						ww.Go(func() {
+							for c := range work {
+								check(c)
+							}
+						})
+					}
+					for _, c := range batch {
+						work <- c
+					}
+					close(work)
+					ww.Wait()
+				}
+				if refusals.Load() == 0 {
+					t.Errorf("%s: nothing refused: the walk proved nothing", r.user)
+				}
+				t.Logf("%s (%s): %d commands, %d refused", r.user, r.roles, len(cmds)+len(adds), refusals.Load())
+			})
 		}
+		wg.Wait()
 	})
 
 	t.Run("DemoteAndDeactivateOpenSession", func(t *testing.T) {
@@ -271,8 +294,10 @@ func sshMaster(t *testing.T, addr, user, pw string) func(line string) (string, i
 	}); err != nil {
 		t.Fatalf("ssh master for %s: %v\n%s", user, err, mlog.String())
 	}
-	outFile := filepath.Join(t.TempDir(), "out")
+	dir := t.TempDir()
+	var seq atomic.Int64
 	return func(line string) (string, int) {
+		outFile := filepath.Join(dir, fmt.Sprint(seq.Add(1)))
 		// OpenSSH's mux master sometimes loses the exit status of a
 		// command that ends as soon as it starts ("Control master
 		// terminated unexpectedly", exit 255), and may keep the client's
@@ -281,7 +306,8 @@ func sshMaster(t *testing.T, addr, user, pw string) func(line string) (string, i
 		for try := 1; ; try++ {
 			f, err := os.Create(outFile)
 			if err != nil {
-				t.Fatal(err)
+				t.Error(err) // called from several goroutines: no Fatal
+				return "", -1
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			cmd := exec.CommandContext(ctx, "ssh", "-S", sock, "-n", "-o", "LogLevel=ERROR", user+"@"+addr, line)
@@ -294,7 +320,8 @@ func sshMaster(t *testing.T, addr, user, pw string) func(line string) (string, i
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()
 			} else if err != nil {
-				t.Fatalf("ssh %q: %v", line, err)
+				t.Errorf("ssh %q: %v", line, err)
+				return string(out), -1
 			}
 			if code == 255 && try < 4 {
 				continue
