@@ -1,10 +1,8 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/orchd/orchd/aaa"
@@ -88,22 +86,12 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 	return e
 }
 
-// newPassword asks for a new password twice (once with --input-json, whose
-// "password" answers both) and returns its hash.
+// newPassword asks for a new password twice (askNewPassword) and returns
+// its hash.
 func newPassword(c *shell.Ctx, question string) (string, error) {
-	pw, err := c.Prompt("password", question, true)
+	pw, err := askNewPassword(c, question)
 	if err != nil {
 		return "", err
-	}
-	again, err := c.Prompt("password", "Retype "+strings.ToLower(question[:1])+question[1:], true)
-	if err != nil {
-		return "", err
-	}
-	if pw != again {
-		return "", errors.New("the passwords do not match: nothing changed")
-	}
-	if pw == "" {
-		return "", errors.New("empty password: nothing changed")
 	}
 	return aaa.Hash(pw)
 }

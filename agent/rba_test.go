@@ -102,6 +102,10 @@ func TestAuthorize(t *testing.T) {
 			t.Errorf("%s %+v: %v, want %q", tc.user, *tc.cmd, err, tc.want)
 		}
 	}
+	// Refused changes are audited, with the command's syntax.
+	if lines, _ := audit.Tail(a.audit.Path(), 50); !strings.Contains(strings.Join(lines, "\n"), `"result":"refused"`) {
+		t.Errorf("no refused change in the audit log: %q", lines)
+	}
 	// Roles are read at each command: demoting and deactivating apply at once.
 	s := &adminSession{user: "cu"}
 	a.db.Update(func(d *configdb.Doc) error { return d.SetRoles("cu", aaa.MonitorRole) })

@@ -79,7 +79,14 @@ func (a *Agent) authorize(s *adminSession, cmd *shell.Command) error {
 	}
 	switch {
 	case cmd.Write:
-		return needReadWrite(s.user, role, cmd.Feature)
+		err := needReadWrite(s.user, role, cmd.Feature)
+		if err != nil {
+			// A refused change is a security event too (Ran only hears of
+			// commands that ran).
+			a.record(audit.Event{Type: "command", User: s.user, Source: s.from, Result: "refused", Reason: err.Error(),
+				Fields: map[string]string{"syntax": cmd.Syntax}})
+		}
+		return err
 	case !role.Read(cmd.Feature):
 		return fmt.Errorf("needs feature %s; user %s has roles %s, which do not include it", cmd.Feature, s.user, role.Name)
 	}

@@ -124,6 +124,17 @@ func (d *Doc) SetState(name, state string) error {
 	if state != aaa.StateActive && state != aaa.StateInactive {
 		return fmt.Errorf("invalid state %q: expected %s or %s", state, aaa.StateActive, aaa.StateInactive)
 	}
+	if state == aaa.StateInactive && d.Users[i].HasRole(aaa.AdminRole) && d.Users[i].Active() {
+		others := 0
+		for j, u := range d.Users {
+			if j != i && u.Active() && u.HasRole(aaa.AdminRole) {
+				others++
+			}
+		}
+		if others == 0 {
+			return fmt.Errorf("cannot make %q inactive: it is the last active user with %s", name, aaa.AdminRole)
+		}
+	}
 	d.Users[i].State = state
 	return nil
 }

@@ -44,6 +44,7 @@ func TestUserOps(t *testing.T) {
 		{"delete held role", func() error { return d.DeleteRole("authView") }, "role authView is held by alice"},
 		{"delete built-in role", func() error { return d.DeleteRole(aaa.MonitorRole) }, "role monitorRole is built in"},
 		{"inactive", func() error { return d.SetState("alice", aaa.StateInactive) }, ""},
+		{"last active admin", func() error { return d.SetState("admin", aaa.StateInactive) }, `cannot make "admin" inactive: it is the last active user with adminRole`},
 		{"bad state", func() error { return d.SetState("alice", "asleep") }, `invalid state "asleep": expected active or inactive`},
 		{"email", func() error { return d.SetEmail("alice", "alice@example.com") }, ""},
 		{"bad email", func() error { return d.SetEmail("alice", "alice at example") }, `invalid email address "alice at example"`},
