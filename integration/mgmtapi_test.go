@@ -24,7 +24,7 @@ func TestManagementAPI(t *testing.T) {
 			t.Skipf("needs %s (make test installs it as root)", tool)
 		}
 	}
-	tb := upTestbed(t, tbSpec{prefix: "itapi-", mgmt: "198.18.240.0/20"}, 1, 1)
+	tb := upTestbed(t, tbSpec{prefix: "itapi-", mgmt: "198.19.156.0/23"}, 1, 1)
 	node := tb.Nodes[0]
 	id := node.ID.String()
 	base := fmt.Sprintf("https://%s:8443", node.Mgmt.Addr())
