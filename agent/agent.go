@@ -23,6 +23,7 @@ import (
 	"github.com/orchd/orchd/paths"
 	"github.com/orchd/orchd/peers"
 	"github.com/orchd/orchd/records"
+	"github.com/orchd/orchd/secrets"
 	"github.com/orchd/orchd/state"
 	"github.com/orchd/orchd/truststore"
 	"github.com/sirupsen/logrus"
@@ -68,6 +69,9 @@ type Agent struct {
 	records *records.Store    // revocations and removal notices (mesh_records.go)
 	members *membership.Store // the mesh membership (mesh_records.go)
 
+	// secrets is the sealed store (DESIGN §9); see secrets.go.
+	secrets *secrets.Store
+
 	mu       sync.Mutex
 	id       *identity.Identity
 	renewErr string
@@ -103,6 +107,9 @@ func New(o Options) (*Agent, error) {
 	a.ext = &extAuth{a: a}
 	a.auth.External = a.ext
 	a.ports = a.initialPorts()
+	if err := a.openSecrets(); err != nil {
+		return nil, err
+	}
 	if err := a.setupMesh(); err != nil {
 		return nil, err
 	}

@@ -55,3 +55,9 @@ func (l Layout) Revocations() string { return l.join("var", "lib", "clishd", "re
 
 // Members is the mesh membership (DESIGN §3).
 func (l Layout) Members() string { return l.join("var", "lib", "clishd", "members.json") }
+
+// SecretStore is the sealed secret store (package secrets), 0600.
+func (l Layout) SecretStore() string { return l.join("var", "lib", "clishd", "secrets.store") }
+
+// UnsealKey is the root-only auto-unseal key (set security auto-unseal on).
+func (l Layout) UnsealKey() string { return l.join("etc", "clishd", "unseal.key") }
