@@ -225,11 +225,11 @@ func TestCraftedEdits(t *testing.T) {
 		edit func(ls []string)
 		want error
 	}{
-		"swap ciphertexts":     {swap, ErrAltered},
-		"drop a secret":        {func(ls []string) { copy(ls[4:], ls[5:]); ls[len(ls)-1] = "" }, ErrAltered},
-		"rename a secret":      {func(ls []string) { ls[3] = strings.Replace(ls[3], "provider/a", "provider/c", 1) }, ErrAltered},
-		"weaker kdf":           {func(ls []string) { ls[1] = strings.Replace(ls[1], "t=1", "t=2", 1) }, ErrWrongPassphrase},
-		"change owner":         {func(ls []string) { ls[3] = strings.Replace(ls[3], " p ", " q ", 1) }, ErrAltered},
+		"swap ciphertexts": {swap, ErrAltered},
+		"drop a secret":    {func(ls []string) { copy(ls[4:], ls[5:]); ls[len(ls)-1] = "" }, ErrAltered},
+		"rename a secret":  {func(ls []string) { ls[3] = strings.Replace(ls[3], "provider/a", "provider/c", 1) }, ErrAltered},
+		"weaker kdf":       {func(ls []string) { ls[1] = strings.Replace(ls[1], "t=1", "t=2", 1) }, ErrWrongPassphrase},
+		"change owner":     {func(ls []string) { ls[3] = strings.Replace(ls[3], " p ", " q ", 1) }, ErrAltered},
 		"add an auto-unseal slot": {func(ls []string) {
 			ls[2] = ls[2] + "\nauto " + strings.Fields(ls[2])[2]
 		}, ErrAltered},
