@@ -69,8 +69,10 @@ type Agent struct {
 	records *records.Store    // revocations and removal notices (mesh_records.go)
 	members *membership.Store // the mesh membership (mesh_records.go)
 
-	// secrets is the sealed store (DESIGN §9); see secrets.go.
+	// secrets is the sealed store (DESIGN §9); see secrets.go. sec holds
+	// what other parts plug into the security commands (cmds_security.go).
 	secrets *secrets.Store
+	sec     securityHooks
 
 	mu       sync.Mutex
 	id       *identity.Identity

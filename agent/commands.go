@@ -83,6 +83,7 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 
 	a.registerTrustCommands(e, s)
 	a.registerProviderCommands(e, s)
+	a.registerSecurityCommands(e, s)
 	return e
 }
 

@@ -108,6 +108,12 @@ func run(ctx context.Context, o runOpts) error {
 			logf("4x4 phase: %v", err)
 		}
 	}
+	if ctx.Err() == nil && o.phase("secrets") {
+		if err := secretsPhase(ctx, o, res); err != nil {
+			errs = append(errs, "secrets phase: "+err.Error())
+			logf("secrets phase: %v", err)
+		}
+	}
 	if ctx.Err() == nil && o.phase("large") {
 		restore, err := raiseNeighbourTable()
 		if err != nil {
