@@ -345,7 +345,7 @@ func (a *Agent) securityRefreshTokens(c *shell.Ctx, s *adminSession) error {
 		}
 	}
 	if len(a.sec.refreshers) == 0 {
-		fmt.Fprintln(c.Out, "no API tokens to refresh: no token refresher is registered (the management API is not part of this build)")
+		fmt.Fprintln(c.Out, "no API tokens to refresh: no token refresher is registered")
 		return nil
 	}
 	var errs []error
@@ -384,7 +384,7 @@ func (a *Agent) securityReset(c *shell.Ctx, s *adminSession, force bool) error {
 	}
 	ok := step("management API certificate", func() (string, error) {
 		if a.sec.apiCertReset == nil {
-			return "none to drop (the management API is not part of this build)", nil
+			return "none of its own (the management API presents the identity certificate, re-issued next)", nil
 		}
 		return a.sec.apiCertReset()
 	})

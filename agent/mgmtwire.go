@@ -8,7 +8,7 @@ import (
 
 // tokenStore is the sealed store the tokens live in.
 func (a *Agent) tokenStore() tokenSecrets {
-	return nil // PENDING: a.secrets once the secret store lands
+	return a.secrets
 }
 
 // apiLockout is the per-address lockout the API shares with SSH.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/orchd/orchd/secrets"
 	"golang.org/x/sys/unix"
@@ -19,6 +22,7 @@ func (a *Agent) openSecrets() error {
 		return fmt.Errorf("opening the secret store: %w", err)
 	}
 	a.secrets = st
+	a.RegisterTokenRefresher("management API tokens", a.refreshTokensLine)
 	if p := st.Problem(); p != nil {
 		a.log.Error(p.Error())
 		return nil
@@ -44,4 +48,27 @@ func (a *Agent) secretsUnsealed() {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		a.log.WithError(err).Warn("setting PR_SET_DUMPABLE 0")
 	}
+}
+
+// refreshTokensLine runs the management API's token refresh for security
+// refreshtokens and shows each new token once, as add management token does.
+func (a *Agent) refreshTokensLine(time.Duration) (string, error) {
+	fresh, err := a.refreshTokens()
+	if err != nil {
+		return "", err
+	}
+	if len(fresh) == 0 {
+		return "no tokens configured (add management token NAME role R)", nil
+	}
+	names := make([]string, 0, len(fresh))
+	for n := range fresh {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d new tokens, shown only now (the previous ones keep working for %v):", len(fresh), tokenOverlap)
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n  %s: %s", n, fresh[n])
+	}
+	return b.String(), nil
 }

@@ -19,11 +19,10 @@ import (
 	"github.com/orchd/orchd/testbed"
 )
 
-// secretsSpec: 198.19.248.0/21 is the upper half of the management API
-// test's /20 (lead, itapi-), which runs in the same package, never at the
-// same time (make test holds /tmp/orchd-test.lock); every other /20 of
-// 198.19.128.0/17 is taken.
-var secretsSpec = tbSpec{prefix: "itsec-", mgmt: "198.19.248.0/21"}
+// secretsSpec: every /20 of 198.19.128.0/17 is taken (tests, the demo and
+// make bench); like the API test (198.18.240.0/20), a high /20 of the
+// internal sync network, whose node addresses stay below 198.18.9.0.
+var secretsSpec = tbSpec{prefix: "itsec-", mgmt: "198.18.224.0/20"}
 
 // marker makes every passphrase of the test greppable: none may appear in
 // the node's files, its log or ps output.
@@ -142,7 +141,7 @@ func TestSecretStore(t *testing.T) {
 	if err := tb.Stop("1_1"); err != nil {
 		t.Fatal(err)
 	}
-	put := map[string]string{"aaa/provider/rad1": "radius-" + other, "aaa/totp/alice": "JBSWY3DPEHPK3PXP", "management/token/ci": "tok-" + other}
+	put := map[string]string{"aaa/provider/rad1": "radius-" + other, "aaa/totp/alice": "JBSWY3DPEHPK3PXP", "aaa/mail-server": "smtp-" + other}
 	st, err := secrets.Open(storePath)
 	if err != nil {
 		t.Fatal(err)
@@ -203,8 +202,12 @@ func TestSecretStore(t *testing.T) {
 	}
 	mustSec(t, tb, "1_1", "", "show security status", "sealed since")
 
-	// refreshtokens unseals first (the reference's behaviour).
-	mustSec(t, tb, "1_1", js("clusterPassphrase", cluster2), "security refreshtokens", "no token refresher is registered")
+	// A management API token lives in the store; refreshtokens unseals
+	// first (the reference's behaviour) and shows the new value once.
+	mustSec(t, tb, "1_1", js("clusterPassphrase", cluster2), "security unseal", "unsealed (3 secrets)")
+	mustSec(t, tb, "1_1", "", "add management token ci role monitorRole", "shown only now")
+	mustSec(t, tb, "1_1", "", "security seal", "sealed")
+	mustSec(t, tb, "1_1", js("clusterPassphrase", cluster2), "security refreshtokens", "management API tokens: 1 new tokens")
 	fpBefore := mustSec(t, tb, "1_1", "", "show maestro authentication fingerprint", "Fingerprint:")
 	out = mustSec(t, tb, "1_1", "", "security reset", "identity certificate: re-issued from the same key")
 	fpAfter := mustSec(t, tb, "1_1", "", "show maestro authentication fingerprint", "Fingerprint:")
@@ -216,7 +219,7 @@ func TestSecretStore(t *testing.T) {
 	mustSec(t, tb, "1_1", "", "add user alice role monitorRole", "added")
 	mustSec(t, tb, "1_1", js("password", "Al1ce-pass!x"), "set user alice password", "changed")
 	exp := filepath.Join(t.TempDir(), "1_1.export")
-	mustSec(t, tb, "1_1", js("configPassphrase", confPW), "export configuration "+exp, "3 secrets")
+	mustSec(t, tb, "1_1", js("configPassphrase", confPW), "export configuration "+exp, "4 secrets")
 	failSec(t, tb, "1_1", js("configPassphrase", confPW), "export configuration "+exp, "exists")
 	if fi, err := os.Stat(exp); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("export file: %v %v", fi, err)
@@ -245,7 +248,7 @@ func TestSecretStore(t *testing.T) {
 		t.Fatalf("dry-run changed the users:\n%s", now)
 	}
 	mustSec(t, tb, "1_2", "", "show security status", "Secrets held:  0")
-	mustSec(t, tb, "1_2", js("configPassphrase", confPW), "import configuration "+exp, "imported and saved (2 users, 3 secrets)")
+	mustSec(t, tb, "1_2", js("configPassphrase", confPW), "import configuration "+exp, "imported and saved (2 users, 4 secrets)")
 	mustSec(t, tb, "1_2", "", "show users", "alice")
 	mustSec(t, tb, "1_2", "", "show config-state", "saved")
 	n2, _ := tb.Node("1_2")
@@ -263,7 +266,7 @@ func TestSecretStore(t *testing.T) {
 	}
 	// Alice's password came along: she logs in on 1_2.
 	mg2, _ := tb.Addr("1_2", "mgmt")
-	if out, code := sshRun(t, mg2.Addr().String(), "alice", "Al1ce-pass!x", "show security status"); code != 0 || !strings.Contains(out, "Secrets held:  3") {
+	if out, code := sshRun(t, mg2.Addr().String(), "alice", "Al1ce-pass!x", "show security status"); code != 0 || !strings.Contains(out, "Secrets held:  4") {
 		t.Fatalf("alice on 1_2: exit %d\n%s", code, out)
 	}
 	// monitorRole may look, not change.
@@ -307,7 +310,7 @@ func TestSecretStore(t *testing.T) {
 			t.Logf("kill run %d: the old passphrase opens the store", i)
 		}
 	}
-	mustSec(t, tb, "1_1", js("clusterPassphrase", cur), "security unseal", "unsealed (3 secrets)")
+	mustSec(t, tb, "1_1", js("clusterPassphrase", cur), "security unseal", "unsealed (4 secrets)")
 
 	close(psStop)
 	leakCheck(t, tb, used, <-psOut)

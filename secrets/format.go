@@ -65,7 +65,7 @@ func (f *file) body() []byte {
 		fmt.Fprintf(&b, "auto %s\n", b64.EncodeToString(f.auto))
 	}
 	for _, e := range f.entries {
-		fmt.Fprintf(&b, "secret %s %s %d term=%d %s\n", e.name, e.owner, e.updated.UnixNano(), e.term, b64.EncodeToString(e.sealed))
+		fmt.Fprintf(&b, "secret %s %s %d term=%d %s\n", escape(e.name), escape(e.owner), e.updated.UnixNano(), e.term, b64.EncodeToString(e.sealed))
 	}
 	return b.Bytes()
 }
@@ -140,7 +140,12 @@ func parse(data []byte) (*file, error) {
 				return nil, fmt.Errorf("%w: line %d: %v", errDamaged, n, err)
 			}
 		case len(fs) == 6 && fs[0] == "secret":
-			e := entry{name: fs[1], owner: fs[2]}
+			name, err1 := unescape(fs[1])
+			owner, err2 := unescape(fs[2])
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, fmt.Errorf("%w: line %d: %v", errDamaged, n, err)
+			}
+			e := entry{name: name, owner: owner}
 			if err := checkToken("secret name", e.name); err != nil {
 				return nil, fmt.Errorf("%w: line %d: %v", errDamaged, n, err)
 			}
@@ -258,15 +263,43 @@ func parseSealed(s string, plain int) ([]byte, error) {
 }
 
 // checkToken accepts names and owners: 1-200 printable ASCII characters
-// without spaces ("aaa/provider/rad1", "user:alice").
+// ("aaa/provider/rad1", "management token ci").
 func checkToken(what, s string) error {
 	if s == "" || len(s) > maxNameLen {
-		return fmt.Errorf("invalid %s %q: expected 1 to %d printable characters without spaces", what, s, maxNameLen)
+		return fmt.Errorf("invalid %s %q: expected 1 to %d printable ASCII characters", what, s, maxNameLen)
 	}
 	for _, r := range s {
-		if r <= ' ' || r > '~' {
-			return fmt.Errorf("invalid %s %q: expected 1 to %d printable characters without spaces", what, s, maxNameLen)
+		if r < ' ' || r > '~' {
+			return fmt.Errorf("invalid %s %q: expected 1 to %d printable ASCII characters", what, s, maxNameLen)
 		}
 	}
 	return nil
+}
+
+// escape makes a name or owner one field of a line: space and "%" are
+// percent-encoded, nothing else (checkToken allows nothing else that could
+// split a line). parse rejects any other encoding of the same text through
+// its canonical-form check.
+func escape(s string) string {
+	return strings.NewReplacer("%", "%25", " ", "%20").Replace(s)
+}
+
+func unescape(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch {
+		case strings.HasPrefix(s[i:], "%20"):
+			b.WriteByte(' ')
+		case strings.HasPrefix(s[i:], "%25"):
+			b.WriteByte('%')
+		default:
+			return "", fmt.Errorf("malformed escape in %q: expected %%20 or %%25", s)
+		}
+		i += 2
+	}
+	return b.String(), nil
 }

@@ -110,8 +110,19 @@ func TestLifecycle(t *testing.T) {
 	if _, err := s2.Get("aaa/provider/rad1"); !errors.Is(err, ErrSealed) {
 		t.Fatalf("after seal: %v", err)
 	}
-	if err := s2.Put("bad name", "o", nil); err == nil || !strings.Contains(err.Error(), "bad name") {
+	if err := s2.Put("bad\nname", "o", nil); err == nil || !strings.Contains(err.Error(), `"bad\nname"`) {
 		t.Fatalf("bad name: %v", err)
+	}
+	// Spaces and percent signs survive the line format.
+	if err := s2.Unseal(pass1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Put("management/token/a b%20", "management token a b%", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	names = reopen(t, path).Names()
+	if len(names) != 3 || names[1].Name != "management/token/a b%20" || names[1].Owner != "management token a b%" {
+		t.Fatalf("escaped names: %+v", names)
 	}
 }
 
