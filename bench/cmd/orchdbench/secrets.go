@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -99,6 +101,11 @@ func secretsPhase(ctx context.Context, o runOpts, res *Results) error {
 		time.Sleep(time.Duration(rand.Float64()*span) * time.Millisecond)
 		if err := b.Kill(id); err != nil {
 			c.Wait()
+			log, _ := os.ReadFile(filepath.Join(paths.Layout{Root: b.Nodes[0].Root}.LogDir(), "clishd.log"))
+			if len(log) > 3000 {
+				log = log[len(log)-3000:]
+			}
+			logf("secrets: run %d: %v; the node's log ends:\n%s", i, err, log)
 			return fail(err, "changepwd-kill")
 		}
 		c.Wait()
