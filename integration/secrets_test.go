@@ -19,10 +19,10 @@ import (
 	"github.com/orchd/orchd/testbed"
 )
 
-// secretsSpec: every /20 of 198.19.128.0/17 is taken (tests, the demo and
-// make bench); like the API test (198.18.240.0/20), a high /20 of the
-// internal sync network, whose node addresses stay below 198.18.9.0.
-var secretsSpec = tbSpec{prefix: "itsec-", mgmt: "198.18.224.0/20"}
+// secretsSpec: every /20 of 198.19.128.0/17 is taken and the testbed
+// refuses the sync networks; the top /23 of the mesh benchmark's /20
+// (198.19.144.0/20, make bench only; its 8x8 nodes end at 198.19.152.8).
+var secretsSpec = tbSpec{prefix: "itsec-", mgmt: "198.19.158.0/23"}
 
 // marker makes every passphrase of the test greppable: none may appear in
 // the node's files, its log or ps output.
