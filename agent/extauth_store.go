@@ -1,11 +1,13 @@
 package agent
 
-// providerSecrets returns the sealed store provider secrets live in, or
-// nil when this daemon has none yet (the secrets workstream wires
-// a.secrets; until then external logins say the store is sealed).
+// providerSecrets returns the sealed store provider secrets live in
+// (a.secrets), or nil when this daemon has none.
 func (a *Agent) providerSecrets() providerSecrets {
 	if testSecrets != nil {
 		return testSecrets
+	}
+	if a.secrets != nil {
+		return a.secrets
 	}
 	return nil
 }
