@@ -108,6 +108,12 @@ func run(ctx context.Context, o runOpts) error {
 			logf("4x4 phase: %v", err)
 		}
 	}
+	if ctx.Err() == nil && o.phase("api") {
+		if err := apiPhase(ctx, o, res); err != nil {
+			errs = append(errs, "api phase: "+err.Error())
+			logf("api phase: %v", err)
+		}
+	}
 	if ctx.Err() == nil && o.phase("secrets") {
 		if err := secretsPhase(ctx, o, res); err != nil {
 			errs = append(errs, "secrets phase: "+err.Error())
@@ -359,7 +365,6 @@ func smallPhase(ctx context.Context, o runOpts, res *Results) error {
 			return toolTimings(ctx, o, res, b, "orchstat-4", "clishshow-4", 3, 10, o.trials(30, 10))
 		})
 		step("SSH", []string{"sshlogin", "sshload"}, func() error { return sshItems(ctx, o, res, b) })
-		step("management API", []string{"api-state-p50", "api-state-rps"}, func() error { return apiItems(ctx, o, res, b) })
 		step("link down", []string{"linkdown"}, func() error { return linkItem(ctx, o, res, b) })
 		step("SIGKILL", []string{"sigkill"}, func() error { return deathItem(ctx, o, res, b, false) })
 		step("SIGSTOP", []string{"sigstop"}, func() error { return deathItem(ctx, o, res, b, true) })
