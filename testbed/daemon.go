@@ -30,12 +30,15 @@ func (n *Node) LogFile() string {
 func (n *Node) Running() bool { return isOurs(n.PID, n.startTime, n.Root) }
 
 // initNode runs `clishd init` for n and reads back the sync addresses its
-// config gives it.
-func (tb *Testbed) initNode(ctx context.Context, n *Node) error {
+// config gives it. The topology is every node of the testbed, or only n
+// when alone (a node added to a running mesh learns it from trust).
+func (tb *Testbed) initNode(ctx context.Context, n *Node, alone bool) error {
 	o := tb.Opts
 	var all []string
 	for _, m := range tb.Nodes {
-		all = append(all, m.ID.String())
+		if !alone || m == n {
+			all = append(all, m.ID.String())
+		}
 	}
 	args := []string{"init", "--root", n.Root, "--id", n.ID.String(),
 		"--orchestrators", strings.Join(all, ","), "--mgmt-address", n.Mgmt.Addr().String()}

@@ -123,7 +123,7 @@ func (tb *Testbed) up(ctx context.Context) error {
 		if err := tb.buildNode(ctx, n); err != nil {
 			return fmt.Errorf("node %s: %w", n.ID, err)
 		}
-		if err := tb.initNode(ctx, n); err != nil {
+		if err := tb.initNode(ctx, n, false); err != nil {
 			return fmt.Errorf("node %s: %w", n.ID, err)
 		}
 		if err := tb.startDaemon(n); err != nil {

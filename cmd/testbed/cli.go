@@ -27,6 +27,9 @@ const usage = `usage:
   testbed exec ID -- CMD [ARG]...
   testbed addr ID mgmt|internal|external
   testbed link ID internal|external down|up
+  testbed add ID [--admin-password P | --admin-password-stdin]
+                         a new orchestrator in the running testbed, initialised
+                         alone (it joins the mesh when a member trusts it)
   testbed stop|start|kill ID
   testbed status
 Every command takes --dir DIR (default $ORCHD_TESTBED_DIR or /var/tmp/orchd-testbed).
@@ -75,7 +78,7 @@ type invocation struct {
 	argv    []string
 }
 
-var commands = []string{"up", "down", "exec", "addr", "link", "stop", "start", "kill", "status", "help"}
+var commands = []string{"up", "down", "add", "exec", "addr", "link", "stop", "start", "kill", "status", "help"}
 
 func parseArgs(args []string) (invocation, error) {
 	var inv invocation
@@ -112,6 +115,10 @@ func parseArgs(args []string) (invocation, error) {
 		}
 	case "stop", "start", "kill":
 		positional = 1
+	case "add":
+		positional = 1
+		fs.StringVar(&inv.opts.AdminPassword, "admin-password", "", "administrator password")
+		fs.BoolVar(&inv.pwStdin, "admin-password-stdin", false, "read the administrator password from stdin (one line)")
 	case "status":
 	case "help", "-h", "--help":
 		inv.cmd = "help"
@@ -247,23 +254,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "testbed: "+format+"\n", a...) }
-	switch inv.cmd {
-	case "help":
+	if inv.cmd == "help" {
 		fmt.Fprintln(stdout, usage)
 		return nil
+	}
+	if inv.pwStdin {
+		line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("reading the admin password from stdin: %w", err)
+		}
+		if inv.opts.AdminPassword = strings.TrimRight(line, "\r\n"); inv.opts.AdminPassword == "" {
+			return usagef("%s: --admin-password-stdin: stdin held no password", inv.cmd)
+		}
+	}
+	switch inv.cmd {
 	case "up":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		inv.opts.Logf = logf
-		if inv.pwStdin {
-			line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
-			if err != nil && err != io.EOF {
-				return fmt.Errorf("reading the admin password from stdin: %w", err)
-			}
-			if inv.opts.AdminPassword = strings.TrimRight(line, "\r\n"); inv.opts.AdminPassword == "" {
-				return usagef("up: --admin-password-stdin: stdin held no password")
-			}
-		}
 		tb, err := testbed.Up(ctx, inv.opts)
 		if err != nil {
 			return err
@@ -301,6 +309,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return tb.Kill(inv.id)
 	case "status":
 		return printNodes(stdout, tb, true)
+	case "add":
+		id, _ := identity.ParseID(inv.id)
+		if _, err := tb.AddNode(context.Background(), id, inv.opts.AdminPassword); err != nil {
+			return err
+		}
+		return printNodes(stdout, tb, false)
 	}
 	return fmt.Errorf("command %q not implemented", inv.cmd)
 }

@@ -57,7 +57,7 @@ func TestParseArgs(t *testing.T) {
 
 func TestParseArgsErrors(t *testing.T) {
 	tests := []struct{ args, want string }{
-		{"", "missing command: expected one of up, down, exec"},
+		{"", "missing command: expected one of up, down, add, exec"},
 		{"bogus", `unknown command "bogus": expected one of up, down`},
 		{"up --sites x", `up: --sites "x": expected a whole number from 1 to 254`},
 		{"up --per-site 0", `up: --per-site "0": expected a whole number`},
