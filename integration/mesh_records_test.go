@@ -262,4 +262,3 @@ func memberListed(out, id string) bool {
 	}
 	return false
 }
-
