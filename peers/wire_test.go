@@ -41,7 +41,7 @@ func frame(t testing.TB, v any) []byte {
 func body(f []byte) []byte { return f[4:] }
 
 func validRecords() []byte {
-	r, err := records.New(records.KindRevoke, fixedIdent.ID, fixedKey, identity.ID{Site: 1, Member: 3}, fixedIdent.Fingerprint(), fixedNow)
+	r, err := records.NewWithNonce(records.KindRevoke, fixedIdent.ID, fixedKey, identity.ID{Site: 1, Member: 3}, fixedIdent.Fingerprint(), fixedNow, bytes.Repeat([]byte{9}, 16))
 	if err != nil {
 		panic(err)
 	}

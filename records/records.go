@@ -75,6 +75,12 @@ func New(kind string, issuer identity.ID, key ed25519.PrivateKey, subject identi
 	if _, err := rand.Read(nonce); err != nil {
 		return Record{}, fmt.Errorf("generating nonce: %w", err)
 	}
+	return NewWithNonce(kind, issuer, key, subject, fp, now, nonce)
+}
+
+// NewWithNonce is New with a given nonce (16 bytes), for reproducible
+// test vectors; real records use New.
+func NewWithNonce(kind string, issuer identity.ID, key ed25519.PrivateKey, subject identity.ID, fp string, now time.Time, nonce []byte) (Record, error) {
 	r := Record{Kind: kind, Issuer: issuer, Subject: subject, Fingerprint: fp, IssuedAt: now.UTC().Round(0), Nonce: nonce}
 	if err := r.check(); err != nil {
 		return Record{}, err
