@@ -310,6 +310,12 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		fmt.Fprintf(c.Out, "%s: %s\n", t.id, t.result)
 	}
 	if len(unconfirmed) > 0 {
+		// The command to re-run names every key: those already named and
+		// those presented.
+		for id, fp := range named {
+			unconfirmed = append(unconfirmed, id.String()+"="+fp)
+		}
+		sort.Strings(unconfirmed)
 		fmt.Fprintf(c.Out, "Nothing was trusted. A fingerprint is confirmed only at a terminal (ssh -t, or clish) or by naming it.\n"+
 			"Verify each on its orchestrator (show maestro authentication fingerprint), then name them:\n"+
 			"  %s fingerprints %s\n"+
