@@ -222,6 +222,10 @@ func (s *Store) SetPins(ps []NewPin, by string) (map[identity.ID]error, error) {
 // force and the new fingerprint named). A nil replace allows every change.
 // Deciding inside the lock means two trust commands, or a trust and a
 // revoke, cannot both act on a pin state that one of them already changed.
+//
+// Pinning a key that is already pinned renews its added_at: trusting it
+// again is a decision made now, which a revocation record issued before
+// must not undo (DESIGN §5.5).
 func (s *Store) SetPinsIf(ps []NewPin, by string, replace func(id identity.ID) bool) (map[identity.ID]error, error) {
 	refused := map[identity.ID]error{}
 	s.mu.Lock()
@@ -242,10 +246,7 @@ func (s *Store) SetPinsIf(ps []NewPin, by string, replace func(id identity.ID) b
 			continue
 		}
 		old, ok := s.pins[p.ID]
-		if ok && old.PublicKey.Equal(p.Key) {
-			continue
-		}
-		if ok && replace != nil && !replace(p.ID) {
+		if ok && replace != nil && !old.PublicKey.Equal(p.Key) && !replace(p.ID) {
 			refused[p.ID] = fmt.Errorf("key of %s changed: trusted %s, now %s (re-run with force and fingerprints %s=%s to replace it)", p.ID, old.Fingerprint, fp, p.ID, fp)
 			continue
 		}

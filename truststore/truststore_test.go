@@ -241,7 +241,14 @@ func TestSetPinsBatch(t *testing.T) {
 	if _, ok := re.Pin(c); ok {
 		t.Fatal("blocked key pinned")
 	}
-	if _, err := st.SetPins([]NewPin{{a, k1}, {b, k2}}, "again"); err != nil || calls != 1 {
+	// Re-pinning the same keys renews them (a trust command re-affirms
+	// them after any earlier revocation record): one write, one
+	// notification.
+	before, _ := st.Pin(a)
+	if _, err := st.SetPins([]NewPin{{a, k1}, {b, k2}}, "again"); err != nil || calls != 2 {
 		t.Fatalf("re-pinning the same keys: %v, %d notifications", err, calls)
+	}
+	if after, _ := st.Pin(a); !after.AddedAt.After(before.AddedAt) || after.AddedBy != "again" {
+		t.Fatalf("re-pinned: added_at %v (before %v), by %q", after.AddedAt, before.AddedAt, after.AddedBy)
 	}
 }
