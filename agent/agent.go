@@ -81,6 +81,7 @@ type Agent struct {
 	started  time.Time
 
 	dirty chan struct{}
+	beat  loopBeat // the main loop's last pass, for the systemd watchdog
 }
 
 // New loads the identity and checks it against the configuration.
@@ -180,6 +181,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.serveManagement(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.sweepInactiveUsers(ctx) }()
+	a.startWatchdog(ctx, &wg)
 
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.WithError(err).Warn("notifying systemd of readiness")

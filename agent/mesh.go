@@ -47,7 +47,7 @@ func (a *Agent) setupMesh() error {
 		Listen:    listen,
 		Heartbeat: a.cfg.Heartbeat,
 		DeadAfter: a.cfg.DeadAfter,
-		Logf:      func(f string, args ...any) { a.log.WithField("part", "peers").Infof(f, args...) },
+		Logf:      a.partLogf("peers"),
 		OnChange:  a.markDirty,
 		Records:   a.records,
 		OnRecord:  func(r records.Record) { a.applyRecord(r, "received") },

@@ -39,6 +39,7 @@ func (a *Agent) stateWriter(ctx context.Context) {
 		if err := a.writeState(); err != nil {
 			a.log.WithError(err).Error("writing state file")
 		}
+		a.beat.mark()
 	}
 }
 

@@ -41,11 +41,17 @@ type journalHook struct{}
 func (journalHook) Levels() []logrus.Level { return logrus.AllLevels }
 
 func (journalHook) Fire(e *logrus.Entry) error {
+	return journal.Send(e.Message, priority(e.Level), journalVars(e.Data))
+}
+
+// journalVars turns logrus fields into journal fields, so that
+// `journalctl PEER=1_2` or `journalctl USER=admin` finds the entries.
+func journalVars(data logrus.Fields) map[string]string {
 	vars := map[string]string{"SYSLOG_IDENTIFIER": "clishd"}
-	for k, v := range e.Data {
+	for k, v := range data {
 		vars[journalKey(k)] = formatValue(v)
 	}
-	return journal.Send(e.Message, priority(e.Level), vars)
+	return vars
 }
 
 func priority(l logrus.Level) journal.Priority {
@@ -64,10 +70,29 @@ func priority(l logrus.Level) journal.Priority {
 	return journal.PriDebug
 }
 
-// journalKey maps a logrus field to a valid journal field name
-// (uppercase letters, digits, underscores, not starting with _).
+// fieldAliases name the journal fields of the logrus fields whose name
+// differs: the sessions' "from" is the source address.
+var fieldAliases = map[string]string{"from": "SOURCE"}
+
+// reserved are the journal's own user fields: a logrus field that maps to
+// one gets the ORCHD_ prefix instead of overriding it.
+var reserved = map[string]bool{
+	"MESSAGE": true, "MESSAGE_ID": true, "PRIORITY": true, "CODE_FILE": true, "CODE_LINE": true,
+	"CODE_FUNC": true, "ERRNO": true, "INVOCATION_ID": true, "USER_INVOCATION_ID": true,
+	"SYSLOG_FACILITY": true, "SYSLOG_IDENTIFIER": true, "SYSLOG_PID": true, "SYSLOG_TIMESTAMP": true,
+	"SYSLOG_RAW": true, "DOCUMENTATION": true, "TID": true, "UNIT": true, "USER_UNIT": true,
+	"OBJECT_PID": true, "COREDUMP_UNIT": true, "COREDUMP_USER_UNIT": true,
+}
+
+// journalKey maps a logrus field to a journal field name: uppercase
+// letters, digits and underscores (part → PART, peer → PEER, user → USER,
+// from → SOURCE). Names the journal would reject or reserves for itself
+// (leading digit or underscore, MESSAGE, PRIORITY...) get the ORCHD_ prefix.
 func journalKey(k string) string {
-	b := []byte("ORCHD_")
+	if a, ok := fieldAliases[k]; ok {
+		return a
+	}
+	b := make([]byte, 0, len(k))
 	for _, c := range []byte(k) {
 		switch {
 		case c >= 'a' && c <= 'z':
@@ -78,7 +103,14 @@ func journalKey(k string) string {
 			b = append(b, '_')
 		}
 	}
-	return string(b)
+	s := string(b)
+	if s == "" || s[0] == '_' || (s[0] >= '0' && s[0] <= '9') || reserved[s] {
+		s = "ORCHD_" + s
+	}
+	if len(s) > 64 { // the journal's limit on field names
+		s = s[:64]
+	}
+	return s
 }
 
 func formatValue(v any) string {
