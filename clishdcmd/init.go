@@ -37,9 +37,19 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return &UsageError{fmt.Errorf("--id: %w", err)}
 	}
+	l := paths.FromEnv(*root)
 	doc, err := config.Render(config.InitValues{ID: id.String(), Orchestrators: *orchs, MgmtAddress: *mgmt})
 	if err != nil {
 		return err
+	}
+	tmpl, fromTemplate, err := packagedTemplate(l)
+	if err != nil {
+		return err
+	}
+	if fromTemplate && !*force {
+		if doc, err = fillTemplate(tmpl, id.String(), *orchs, *mgmt); err != nil {
+			return &UsageError{err}
+		}
 	}
 	for _, kv := range *sets {
 		k, v, ok := strings.Cut(kv, "=")
@@ -73,11 +83,10 @@ func runInit(args []string, stdin io.Reader, stdout io.Writer) error {
 		doc0.Users = []aaa.User{{Name: "admin", Roles: []string{aaa.AdminRole}, State: aaa.StateActive, PasswordHash: hash,
 			PasswordChangedAt: now, Created: now}}
 	}
-	l := paths.FromEnv(*root)
 	files := identity.Files{Key: l.IdentityKey(), Pub: l.IdentityPub(), Cert: l.Certificate()}
 	if !*force {
 		for _, p := range []string{files.Key, l.ConfigFile()} {
-			if _, err := os.Stat(p); err == nil {
+			if _, err := os.Stat(p); err == nil && !(fromTemplate && p == l.ConfigFile()) {
 				return fmt.Errorf("%s already exists: this orchestrator is initialised; use --force to replace its identity (every peer must then re-establish trust)", p)
 			}
 		}
