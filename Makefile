@@ -6,7 +6,7 @@ BIN     := bin
 GOFLAGS ?= -buildvcs=false
 export GOFLAGS
 
-.PHONY: all build deps test vet demo demo-down bench fuzz clean
+.PHONY: all build deps test vet demo demo-down bench fuzz clean deb
 
 all: build
 
@@ -35,9 +35,14 @@ demo-down: build
 bench: deps build
 	@scripts/bench.sh
 
+# The Debian package (DESIGN §11): dist/orchd_<version>_<arch>.deb, version
+# from git describe (scripts/debversion.sh). Needs dpkg-dev and gcc.
+deb: deps
+	@scripts/deb.sh
+
 # Runs each fuzz target briefly (the seed corpora already run in make test).
 fuzz:
 	@scripts/fuzz.sh
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

@@ -14,6 +14,13 @@ command -v bash >/dev/null 2>&1 || need="$need bash"
 command -v radtest >/dev/null 2>&1 || need="$need freeradius-utils"
 [ -x /usr/sbin/slapd ] || need="$need slapd"
 command -v ldapwhoami >/dev/null 2>&1 || need="$need ldap-utils"
+# make deb and the package test: dpkg-deb/dpkg-shlibdeps, cgo for PIE
+# binaries, lintian, systemd-analyze, adduser (the package's dependency).
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need="$need dpkg-dev"
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+command -v lintian >/dev/null 2>&1 || need="$need lintian"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v addgroup >/dev/null 2>&1 || need="$need adduser"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing Debian packages:$need (run make as root to install them)" >&2
