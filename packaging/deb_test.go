@@ -101,7 +101,7 @@ func TestDebianPackage(t *testing.T) {
 	init := exec.Command("/usr/sbin/clishd", "init", "--id", "1_1", "--orchestrators", "1_1,1_2",
 		"--mgmt-address", "127.0.0.1", "--set", "ssh.port="+strconv.Itoa(sshPort),
 		"--set", "sync.internal.interface="+nxInternal, "--set", "sync.external.interface="+nxExternal,
-		"--admin-password-stdin")
+		"--set", "management.port=0", "--admin-password-stdin")
 	init.Env = cleanEnv()
 	init.Stdin = strings.NewReader("Pkg-test-pw-1\n")
 	iout, err := init.CombinedOutput()
@@ -134,11 +134,14 @@ func TestDebianPackage(t *testing.T) {
 				t.Errorf("watchdog ping without the mesh summary: %q", m)
 			}
 		case strings.Contains(m, "STATUS=main loop not responding"):
+			// A loaded machine may be slow for one period before the
+			// wedge; only the pings after the last such message count.
 			stuck++
+			afterStuck = 0
 		}
 	}
-	if ready != 1 || pings < 4 || stuck != 1 || afterStuck != 0 {
-		t.Errorf("notify messages: READY=1 ×%d (want 1), WATCHDOG=1 ×%d (want ≥4 before the wedge), stuck ×%d (want 1), pings after it %d (want 0):\n%q",
+	if ready != 1 || pings < 4 || stuck < 1 || afterStuck != 0 {
+		t.Errorf("notify messages: READY=1 ×%d (want 1), WATCHDOG=1 ×%d (want ≥4 before the wedge), stuck ×%d (want ≥1), pings after the last %d (want 0):\n%q",
 			ready, pings, stuck, afterStuck, msgs)
 	}
 
