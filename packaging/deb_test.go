@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -370,42 +369,56 @@ func trustState(t *testing.T, l paths.Layout) string {
 	return b.String()
 }
 
-// runUnderNotify runs the installed clishd with a test NOTIFY_SOCKET, a
-// 400 ms watchdog and the debug wedge after wedgeAfter, for d, then stops it
-// with SIGTERM and returns the notify messages.
-func runUnderNotify(t *testing.T, wedgeAfter string, d time.Duration) []string {
+// startClishd starts the installed clishd (`clishd run`) with a test
+// NOTIFY_SOCKET, whose listening end it returns, and env added.
+func startClishd(t *testing.T, env ...string) (*net.UnixConn, *exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nl.Close()
-	var logs bytes.Buffer
+	t.Cleanup(func() { nl.Close() })
+	logs := &bytes.Buffer{}
 	cmd := exec.Command("/usr/sbin/clishd", "run")
-	cmd.Env = append(cleanEnv(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000", "ORCHD_DEBUG_WEDGE_MAIN_LOOP="+wedgeAfter)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(append(cleanEnv(), "NOTIFY_SOCKET="+sock), env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return nl, cmd, logs
+}
+
+// stopClishd stops clishd with SIGTERM, as systemd does, and expects a
+// clean exit within TimeoutStopSec.
+func stopClishd(t *testing.T, cmd *exec.Cmd, logs *bytes.Buffer) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("clishd exited with %v after SIGTERM\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Errorf("clishd did not stop within 10 s of SIGTERM\n%s", logs.String())
+	}
+}
+
+// runUnderNotify runs the installed clishd with a test NOTIFY_SOCKET, a
+// 400 ms watchdog and the debug wedge after wedgeAfter, for d, then stops it
+// with SIGTERM and returns the notify messages.
+func runUnderNotify(t *testing.T, wedgeAfter string, d time.Duration) []string {
+	t.Helper()
+	nl, cmd, logs := startClishd(t, "WATCHDOG_USEC=400000", "ORCHD_DEBUG_WEDGE_MAIN_LOOP="+wedgeAfter)
 	stopped := false
 	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("clishd exited with %v after SIGTERM\n%s", err, logs.String())
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Errorf("clishd did not stop on SIGTERM\n%s", logs.String())
+		if !stopped {
+			stopped = true
+			stopClishd(t, cmd, logs)
 		}
 	}
 	defer stop()
@@ -431,27 +444,8 @@ func runUnderNotify(t *testing.T, wedgeAfter string, d time.Duration) []string {
 // the installed tools, that it is the same orchestrator with the same pin.
 func runUpgraded(t *testing.T, fp string) {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	var logs bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/usr/sbin/clishd")
-	cmd.Env = append(cleanEnv(), "NOTIFY_SOCKET="+sock)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("upgraded clishd exited with %v\n%s", err, logs.String())
-		}
-	}()
+	nl, cmd, logs := startClishd(t)
+	defer stopClishd(t, cmd, logs)
 	nl.SetReadDeadline(time.Now().Add(20 * time.Second))
 	buf := make([]byte, 1024)
 	n, err := nl.Read(buf)
