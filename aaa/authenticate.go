@@ -35,6 +35,9 @@ var ErrAuthFailed = errors.New("authentication failed")
 // from a wrong password; Reason is for the audit log and the daemon's log
 // only. Neither ever holds the password.
 type Failure struct {
+	// User is the login name when it names a user, "" otherwise: a name
+	// that is not a user may be a password typed into the wrong field, so
+	// it never reaches a log.
 	User     string
 	Remote   netip.Addr
 	Provider string
@@ -49,7 +52,16 @@ func (f *Failure) Is(target error) bool { return target == ErrAuthFailed }
 
 // Detail describes the failure for the log: user, source, provider, reason.
 func (f *Failure) Detail() string {
-	return fmt.Sprintf("login refused for user %q from %s (%s): %s", f.User, remoteString(f.Remote), f.Provider, f.Reason)
+	return fmt.Sprintf("login refused for %s from %s (%s): %s", f.LogUser(), remoteString(f.Remote), f.Provider, f.Reason)
+}
+
+// LogUser is how the failure names the user in a log: quoted when it is
+// a user, "unknown user" otherwise.
+func (f *Failure) LogUser() string {
+	if f.User == "" {
+		return "unknown user"
+	}
+	return fmt.Sprintf("user %q", f.User)
 }
 
 func remoteString(a netip.Addr) string {
@@ -90,7 +102,7 @@ var dummyHash = encodeHash(DefaultParams(), make([]byte, saltLen), make([]byte, 
 // client's address, or the zero Addr for a local session.
 func (a *Authenticator) Authenticate(ctx context.Context, user, password string, remote netip.Addr) (Principal, error) {
 	if err := ctx.Err(); err != nil {
-		return Principal{}, fmt.Errorf("authenticating %q: %w", user, err)
+		return Principal{}, fmt.Errorf("authenticating: %w", err)
 	}
 	if a.External != nil {
 		p, local, err := a.External.Login(ctx, user, password, remote)
@@ -99,15 +111,27 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 		}
 		user = local
 	}
+	known := false
 	fail := func(reason string) (Principal, error) {
-		f := &Failure{User: user, Remote: remote, Provider: ProviderLocal, Reason: reason}
+		f := &Failure{Remote: remote, Provider: ProviderLocal, Reason: reason}
+		if known {
+			f.User = user
+		}
 		a.logf("%s", f.Detail())
 		return Principal{}, f
 	}
-	dummy := func() { verify(dummyHash, password) }
+	// A login waits for a derivation slot (see kdfSlots) only until its
+	// deadline: a burst of logins must not leave clients hanging past it.
+	late := func(err error) (Principal, error) {
+		a.logf("login from %s abandoned: %v while waiting for a password check slot", remoteString(remote), err)
+		return Principal{}, fmt.Errorf("authenticating: %w", err)
+	}
+	dummy := func() error { _, err := verifyContext(ctx, dummyHash, password); return err }
 
 	if ValidateUserName(user) != nil {
-		dummy()
+		if err := dummy(); isCtxErr(err) {
+			return late(err)
+		}
 		return fail("invalid user name")
 	}
 	var u User
@@ -115,18 +139,25 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 	if a.Dir != nil {
 		u, ok = a.Dir.LookupUser(user)
 	}
+	known = ok
 	switch {
-	case !ok:
-		dummy()
-		return fail("unknown user")
-	case u.PasswordHash == "":
-		dummy()
+	case !ok || u.PasswordHash == "":
+		if err := dummy(); isCtxErr(err) {
+			return late(err)
+		}
+		if !ok {
+			return fail("unknown user")
+		}
 		return fail("user has no password set")
 	}
-	match, err := verify(u.PasswordHash, password)
+	match, err := verifyContext(ctx, u.PasswordHash, password)
 	switch {
+	case isCtxErr(err):
+		return late(err)
 	case err != nil:
-		dummy()
+		if err := dummy(); isCtxErr(err) {
+			return late(err)
+		}
 		return fail("stored password hash is unusable: " + err.Error())
 	case password == "":
 		return fail("empty password")

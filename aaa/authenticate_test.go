@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 type mapDir map[string]User
@@ -88,7 +89,11 @@ func TestAuthenticate(t *testing.T) {
 			t.Errorf("%s/%q: err %v, want authentication failed", tc.user, tc.pw, err)
 			continue
 		}
-		if !strings.HasPrefix(f.Reason, tc.reason) || f.Remote != remote || f.User != tc.user {
+		wantUser := tc.user
+		if tc.reason == "unknown user" || tc.reason == "invalid user name" {
+			wantUser = "" // not a user: never named in a log
+		}
+		if !strings.HasPrefix(f.Reason, tc.reason) || f.Remote != remote || f.User != wantUser {
 			t.Errorf("%s: failure %+v, want reason %q", tc.user, f, tc.reason)
 		}
 		if p.User != "" || p.Role.Name != "" {
@@ -119,4 +124,67 @@ func (m roleMap) LookupRole(name string) (Role, bool) {
 		return r, true
 	}
 	return LookupRole(name)
+}
+
+// A password typed into the name field must not reach the log: a name
+// that is not a user is logged as "unknown user".
+func TestFailedLoginNeverLogsANonUserName(t *testing.T) {
+	monHash, _ := HashWithParams("s3cret-Pass", fastParams)
+	var logs []string
+	a := &Authenticator{Dir: mapDir{"mon": {Name: "mon", Roles: []string{MonitorRole}, PasswordHash: monHash}},
+		Logf: func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }}
+	for _, name := range []string{"Tr0ub4dor&3", "correcthorsebatterystaple", "Mon"} {
+		logs = nil
+		_, err := a.Authenticate(context.Background(), name, "x", netip.MustParseAddr("198.18.0.9"))
+		var f *Failure
+		if !errors.As(err, &f) {
+			t.Fatalf("%q: %v", name, err)
+		}
+		for _, text := range append(logs, f.Detail(), f.LogUser(), err.Error()) {
+			if strings.Contains(text, name) {
+				t.Errorf("%q appears in %q", name, text)
+			}
+		}
+		if !strings.Contains(f.Detail(), "unknown user") {
+			t.Errorf("detail %q does not say unknown user", f.Detail())
+		}
+	}
+	logs = nil
+	_, err := a.Authenticate(context.Background(), "mon", "wrong", netip.Addr{})
+	var f *Failure
+	if !errors.As(err, &f) || f.LogUser() != `user "mon"` || !strings.Contains(logs[0], `user "mon"`) {
+		t.Errorf("a real user's failure should name it: %v %q", err, logs)
+	}
+}
+
+// A login that cannot get a derivation slot before its deadline gives up
+// with the context's error instead of waiting on.
+func TestLoginGivesUpWaitingForAHashSlot(t *testing.T) {
+	monHash, _ := HashWithParams("s3cret-Pass", fastParams)
+	a := &Authenticator{Dir: mapDir{"mon": {Name: "mon", Roles: []string{MonitorRole}, PasswordHash: monHash}}}
+	// Take every slot, as a burst of logins would.
+	for range cap(kdfSlots) {
+		kdfSlots <- struct{}{}
+	}
+	defer func() {
+		for range cap(kdfSlots) {
+			<-kdfSlots
+		}
+	}()
+	n := countKDF(t)
+	for _, user := range []string{"mon", "ghost"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		_, err := a.Authenticate(ctx, user, "s3cret-Pass", netip.Addr{})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrAuthFailed) {
+			t.Errorf("%s: err %v, want the deadline (not a failed login)", user, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: gave up after %v", user, d)
+		}
+	}
+	if *n != 0 {
+		t.Errorf("%d derivations ran without a slot", *n)
+	}
 }

@@ -1,6 +1,7 @@
 package aaa
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -61,11 +62,23 @@ var kdf = argon2.IDKey
 var kdfSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 
 func derive(password string, salt []byte, p Params, n uint32) []byte {
-	kdfSlots <- struct{}{}
+	key, _ := deriveContext(context.Background(), password, salt, p, n)
+	return key
+}
+
+// deriveContext is derive for a login: it gives up, with ctx's error, if
+// ctx ends while waiting for a slot. A derivation once started runs to its
+// end (~20 ms).
+func deriveContext(ctx context.Context, password string, salt []byte, p Params, n uint32) ([]byte, error) {
+	select {
+	case kdfSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	key := kdf([]byte(password), salt, p.Time, p.Memory, p.Threads, n)
 	<-kdfSlots
 	releaseKDFMemory()
-	return key
+	return key, nil
 }
 
 // releaseKDFMemory hands the KDF's memory back to the OS a moment after
@@ -125,12 +138,25 @@ func Verify(hash, password string) bool {
 // verify runs exactly one derivation when hash parses, whatever password
 // is, so its time does not depend on the password.
 func verify(hash, password string) (bool, error) {
+	return verifyContext(context.Background(), hash, password)
+}
+
+// verifyContext is verify giving up when ctx ends before a derivation slot
+// is free; its error is then ctx's (see isCtxErr).
+func verifyContext(ctx context.Context, hash, password string) (bool, error) {
 	h, err := parseHash(hash)
 	if err != nil {
 		return false, err
 	}
-	key := derive(password, h.salt, h.params, uint32(len(h.key)))
+	key, err := deriveContext(ctx, password, h.salt, h.params, uint32(len(h.key)))
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(key, h.key) == 1 && password != "", nil
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // CheckHash reports whether hash is a well-formed password hash that Verify

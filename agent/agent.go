@@ -140,6 +140,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
+	// Only now is this the one daemon on this root: safe to sweep.
+	a.sweepTemps()
 	if err := a.writeState(); err != nil {
 		ctl.Close()
 		return err
@@ -182,6 +184,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.sweepInactiveUsers(ctx) }()
 	a.startWatchdog(ctx, &wg)
+	wg.Add(1)
+	go func() { defer wg.Done(); a.reloadOnHUP(ctx) }()
 
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.WithError(err).Warn("notifying systemd of readiness")

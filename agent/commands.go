@@ -101,13 +101,11 @@ func newPassword(c *shell.Ctx, question string) (string, error) {
 // session manager (already ordered by ID): no need to build a state file.
 func (a *Agent) showAuthentication(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ORCHESTRATOR\tSTATUS\tPORT\tFINGERPRINT\tSINCE\tREASON")
+	// FINGERPRINT holds only verified keys (pinned, or authenticated by
+	// a session); what a refused handshake showed is labelled apart.
+	fmt.Fprintln(tw, "ORCHESTRATOR\tSTATUS\tPORT\tFINGERPRINT\tPRESENTED (UNVERIFIED)\tSINCE\tREASON")
 	for _, p := range a.mesh.Statuses() {
-		fp := p.Fingerprint
-		if fp == "" {
-			fp = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Status, p.Port, fp, fmtTime(p.Since), p.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Status, p.Port, dashIfEmpty(p.Fingerprint), dashIfEmpty(p.PresentedFingerprint), fmtTime(p.Since), p.Reason)
 	}
 	tw.Flush()
 }

@@ -48,6 +48,9 @@ type adminSession struct {
 	// command (root on the console; users of an external provider, who
 	// have no local account and get their roles at login).
 	fixedRole bool
+	// disconnect closes the client's whole connection (SSH); nil when
+	// ending the session already does (the console socket).
+	disconnect func()
 }
 
 var sessionIDs atomic.Uint64
@@ -208,14 +211,24 @@ func (a *Agent) runSession(s *adminSession) int {
 	}
 	switch s.mode {
 	case modeExec:
-		return sess.Exec(s.ctx, s.command)
+		code := sess.Exec(s.ctx, s.command)
+		if len(s.command) > shell.MaxLine {
+			a.cutOff(s, log)
+		}
+		return code
 	case modeScript:
 		return sess.RunScript(s.ctx, strings.NewReader(s.script))
 	}
 	if role, _ := a.currentRole(s); reason != "" && len(role.ReadWriteFeatures) > 0 {
 		fmt.Fprintf(s.out, "%s%s", strings.ReplaceAll(reason, "\n", "\r\n"), nl(s.term))
 	}
-	if err := sess.RunInteractive(s.ctx); err != nil && s.ctx.Err() == nil {
+	err := sess.RunInteractive(s.ctx)
+	if shell.IsLineTooLong(err) {
+		fmt.Fprintf(s.out, "%v: disconnecting%s", err, nl(s.term))
+		a.cutOff(s, log)
+		return 1
+	}
+	if err != nil && s.ctx.Err() == nil {
 		log.WithError(err).Warn("interactive session ended with an error")
 		return 1
 	}

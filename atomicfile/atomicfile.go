@@ -52,7 +52,12 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("renaming %s to %s: %w", tmp, path, err)
 	}
 	ok = true
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		// The new content is in place (readers see it) but may not
+		// survive a crash: the caller must not act as if the old one were.
+		return &RenamedError{Path: path, Err: err}
+	}
+	return nil
 }
 
 // WriteFileVolatile replaces path atomically but skips the fsyncs: for files
@@ -88,7 +93,10 @@ func WriteFileVolatile(path string, data []byte, perm os.FileMode) error {
 	}
 }
 
-func syncDir(dir string) error {
+// syncDir is a variable so tests can make it fail (FailDirSyncForTest).
+var syncDir = syncDirectory
+
+func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("opening directory %s: %w", dir, err)

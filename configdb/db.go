@@ -192,6 +192,12 @@ func (db *DB) Save() error {
 	data := db.runningBytes
 	db.mu.RUnlock()
 	if err := writeSaved(db.path, data, db.logf); err != nil {
+		if atomicfile.Renamed(err) {
+			// The file holds data; config-state must not say otherwise.
+			db.mu.Lock()
+			db.savedBytes = data
+			db.mu.Unlock()
+		}
 		return err
 	}
 	db.mu.Lock()

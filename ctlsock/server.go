@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orchd/orchd/acceptloop"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,18 +74,17 @@ func Listen(path, group string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// Serve accepts sessions until ctx is done or l fails.
+// Serve accepts sessions until ctx is done. Transient accept errors (out
+// of file descriptors, say) are retried with backoff (acceptloop): the
+// console never goes away while the daemon runs.
 func Serve(ctx context.Context, l *net.UnixListener, h Handler, logf func(string, ...any)) error {
-	go func() { <-ctx.Done(); l.Close() }()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		c, err := l.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("accepting control connection: %w", err)
+	return acceptloop.Run(ctx, l, func(f string, args ...any) { logf("control socket: "+f, args...) }, func(nc net.Conn) {
+		c, ok := nc.(*net.UnixConn)
+		if !ok {
+			nc.Close()
+			return
 		}
 		wg.Add(1)
 		go func() {
@@ -93,7 +93,7 @@ func Serve(ctx context.Context, l *net.UnixListener, h Handler, logf func(string
 				logf("control session: %v", err)
 			}
 		}()
-	}
+	})
 }
 
 func peerCred(c *net.UnixConn) (Cred, error) {

@@ -107,7 +107,12 @@ func unreachableRemedy(env *Env, p state.Peer) string {
 // untrusted words the finding for an Untrusted peer by its reason: blocked,
 // key mismatch, or simply not trusted yet.
 func untrusted(p state.Peer, text string) (string, string) {
-	id, fp := p.ID, p.Fingerprint
+	// What the peer presents (unverified: anyone can present anything)
+	// is what the admin must check on the peer itself before naming it.
+	id, fp := p.ID, p.PresentedFingerprint
+	if fp == "" {
+		fp = p.Fingerprint
+	}
 	verify := fmt.Sprintf("%s on %s itself", showFingerprint, id)
 	reason := strings.ToLower(p.Reason)
 	switch {
@@ -131,12 +136,12 @@ func untrusted(p state.Peer, text string) (string, string) {
 			return loud, fmt.Sprintf("the key of %s changed: read its new fingerprint on %s (%s), then replace the trusted key: %s",
 				id, id, verify, trustCmd(id, "<FP>", true))
 		}
-		return loud, fmt.Sprintf("the key of %s changed: verify that %s is %s's fingerprint (%s); only if it is, replace the trusted key: %s",
+		return loud, fmt.Sprintf("the key of %s changed: verify that %s (presented, unverified) is %s's fingerprint (%s); only if it is, replace the trusted key: %s",
 			id, fp, id, verify, trustCmd(id, fp, true))
 	case fp == "":
 		return text, fmt.Sprintf("%s has presented no fingerprint: read it on %s first (%s), then establish trust: %s and confirm that fingerprint when asked",
 			id, id, verify, trustCmd(id, "", false))
 	}
-	return text, fmt.Sprintf("verify that %s is %s's fingerprint (%s), then establish trust: %s",
+	return text, fmt.Sprintf("verify that %s (presented, unverified) is %s's fingerprint (%s), then establish trust: %s",
 		fp, id, verify, trustCmd(id, fp, false))
 }

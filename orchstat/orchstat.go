@@ -61,7 +61,7 @@ func Render(w io.Writer, f *state.File, o Options) {
 	if o.All || o.Verbose {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		if o.Verbose {
-			fmt.Fprintln(tw, "  ID\tSTATUS\tPORT\tADDRESS\tFINGERPRINT\tCERT EXPIRES\tSINCE\tREASON")
+			fmt.Fprintln(tw, "  ID\tSTATUS\tPORT\tADDRESS\tFINGERPRINT\tPRESENTED (UNVERIFIED)\tCERT EXPIRES\tSINCE\tREASON")
 		} else {
 			fmt.Fprintln(tw, "  ID\tSTATUS\tPORT\tSINCE\tREASON")
 		}
@@ -75,7 +75,7 @@ func Render(w io.Writer, f *state.File, o Options) {
 				if p.CertNotAfter != nil {
 					exp = stamp(*p.CertNotAfter)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Status, p.Port, dash(p.Address), fp, exp, stamp(p.Since), p.Reason)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Status, p.Port, dash(p.Address), fp, dash(p.PresentedFingerprint), exp, stamp(p.Since), p.Reason)
 			} else {
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.ID, p.Status, p.Port, stamp(p.Since), p.Reason)
 			}

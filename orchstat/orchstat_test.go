@@ -22,6 +22,7 @@ func sample(now time.Time, pid int) *state.File {
 		Peers: []state.Peer{
 			{ID: "1_2", Status: state.Authenticated, Fingerprint: "SHA256:p12", Reason: "session up", Port: "internal", Since: now},
 			{ID: "2_1", Status: state.Unreachable, Reason: "no TCP connection", Port: "external", Since: now},
+			{ID: "2_2", Status: state.Untrusted, Reason: "no trust established", Port: "external", Since: now, PresentedFingerprint: "SHA256:imp"},
 		},
 		Mesh:   map[string]map[string]string{"1_2": {"1_1": state.Authenticated, "2_1": state.Untrusted}},
 		Daemon: state.Daemon{PID: pid, UpdatedAt: now, RefreshSeconds: 1},
@@ -36,9 +37,10 @@ func TestRender(t *testing.T) {
 		want     []string
 		dontWant []string
 	}{
-		{"summary", Options{Now: now}, []string{"Orchestrator 1_1", "2 expected: 1 Authenticated, 0 Unknown, 1 Unreachable"}, []string{"no TCP connection", "Mesh"}},
+		{"summary", Options{Now: now}, []string{"Orchestrator 1_1", "3 expected: 1 Authenticated, 0 Unknown, 1 Unreachable"}, []string{"no TCP connection", "Mesh"}},
 		{"all", Options{All: true, Now: now}, []string{"2_1  Unreachable    external", "no TCP connection"}, []string{"SHA256:p12", "Mesh"}},
-		{"verbose", Options{Verbose: true, Now: now}, []string{"SHA256:me", "in 16 days", "sync-int   up", "198.18.1.1/16", "SHA256:p12", "Mesh"}, nil},
+		{"verbose", Options{Verbose: true, Now: now}, []string{"SHA256:me", "in 16 days", "sync-int   up", "198.18.1.1/16", "SHA256:p12", "Mesh",
+			"PRESENTED (UNVERIFIED)", "2_2  Untrusted      external  -        -            SHA256:imp"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -63,9 +65,10 @@ func TestMeshMatrix(t *testing.T) {
 	renderMesh(&b, sample(time.Now(), 1))
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := map[string][]string{
-		"1_1": {"1_1", "-", "Authenticated", "Unreachable"},
-		"1_2": {"1_2", "Authenticated", "-", "Untrusted"},
-		"2_1": {"2_1", "?", "?", "-"},
+		"1_1": {"1_1", "-", "Authenticated", "Unreachable", "Untrusted"},
+		"1_2": {"1_2", "Authenticated", "-", "Untrusted", "?"},
+		"2_1": {"2_1", "?", "?", "-", "?"},
+		"2_2": {"2_2", "?", "?", "?", "-"},
 	}
 	for _, l := range lines[2:] {
 		f := strings.Fields(l)

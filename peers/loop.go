@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orchd/orchd/acceptloop"
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/state"
 )
@@ -244,29 +245,28 @@ func (m *Manager) listen(ctx context.Context, wg *sync.WaitGroup, a netip.AddrPo
 }
 
 func (m *Manager) accept(ctx context.Context, wg *sync.WaitGroup, ln net.Listener) {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			m.limiter.logf(m.logf, "accept", "peers: accepting on %s: %v", ln.Addr(), err)
-			time.Sleep(50 * time.Millisecond)
-			continue
+	acceptloop.Run(ctx, ln, func(f string, args ...any) { m.logf("peers: "+f, args...) }, func(c net.Conn) {
+		if !m.admit(c) {
+			return
 		}
 		wg.Go(func() { m.serve(ctx, c) })
-	}
+	})
 }
 
 // serve handles one incoming connection.
 func (m *Manager) serve(ctx context.Context, raw net.Conn) {
+	release := m.handshakeSlot(ctx, remoteAddr(raw))
+	if release == nil {
+		raw.Close()
+		return
+	}
 	tuneConn(raw)
 	hs := &handshake{}
 	tc := tls.Server(raw, m.serverTLS(hs))
 	tc.SetDeadline(time.Now().Add(m.cfg.DeadAfter))
-	if err := tc.HandshakeContext(ctx); err != nil {
+	err := tc.HandshakeContext(ctx)
+	release()
+	if err != nil {
 		tc.Close()
 		// A client that refuses our certificate sends no certificate of
 		// its own: attribute the refusal by source address.

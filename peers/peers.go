@@ -98,6 +98,7 @@ type Manager struct {
 	notify  chan struct{}
 	seen    seenSet
 	limiter logLimiter
+	adm     admission // incoming handshakes (admission.go)
 
 	mu       sync.Mutex
 	peers    map[identity.ID]*peer
@@ -116,7 +117,7 @@ type peer struct {
 
 	status, reason string
 	since          time.Time
-	fp             string // fingerprint last presented, "" if never
+	fp             string // fingerprint of the last authenticated session, "" if none
 	certNotAfter   *time.Time
 	view           map[string]string // the peer's last reported view
 	sess           *session
@@ -127,6 +128,10 @@ type peer struct {
 	fresh     bool      // reset the backoff (link up, newly trusted)
 	kick      chan struct{}
 	stop      context.CancelFunc // ends the peer's loop (removed from the mesh)
+
+	// presented is the fingerprint a refused or failed handshake showed
+	// since: unverified, so never shown as the peer's fingerprint.
+	presented string
 }
 
 // New prepares a Manager; nothing touches the network before Run.
@@ -288,15 +293,19 @@ func (m *Manager) Statuses() []state.Peer {
 	defer m.mu.Unlock()
 	out := make([]state.Peer, 0, len(m.order))
 	for _, p := range m.order {
+		// Only verified keys in Fingerprint (an admin copies it into a
+		// trust command): the pinned one, else the last one a session
+		// authenticated. What a refused handshake showed is apart.
 		fp := p.fp
-		if fp == "" {
-			if pin, ok := m.cfg.Trust.Pin(p.spec.ID); ok {
-				fp = pin.Fingerprint
-			}
+		if pin, ok := m.cfg.Trust.Pin(p.spec.ID); ok {
+			fp = pin.Fingerprint
 		}
 		sp := state.Peer{
 			ID: p.spec.ID.String(), Status: p.status, Fingerprint: fp, Reason: p.reason,
 			Since: p.since.UTC(), Port: p.spec.Port, Address: p.spec.Addr.Addr().String(),
+		}
+		if p.sess == nil && p.presented != fp {
+			sp.PresentedFingerprint = p.presented
 		}
 		if p.certNotAfter != nil {
 			t := p.certNotAfter.UTC()
@@ -374,8 +383,8 @@ func (m *Manager) setIfIdle(p *peer, status, reason, fp string) {
 		m.limiter.logf(m.logf, "idle:"+p.spec.ID.String(), "peers: %s: %s (a session is up; status unchanged)", p.spec.ID, reason)
 		return
 	}
-	if fp != "" && fp != p.fp {
-		p.fp = fp
+	if fp != "" && fp != p.presented {
+		p.presented = fp
 		m.changed()
 	}
 	m.setStatus(p, status, reason)

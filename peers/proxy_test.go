@@ -40,7 +40,10 @@ func newProxy(t *testing.T, target netip.AddrPort) *proxy {
 				go px.pipe(c, nil)
 				continue
 			}
-			up, err := net.Dial("tcp", target.String())
+			// From the client's own address, as a sync peer dials: the
+			// target admits only members' sync addresses.
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: c.RemoteAddr().(*net.TCPAddr).IP}}
+			up, err := d.Dial("tcp", target.String())
 			if err != nil {
 				c.Close()
 				continue

@@ -185,7 +185,7 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 	}
 	_, cert, _, fp, _ := hs.result()
 	p.sess = s
-	p.fp = fp
+	p.fp, p.presented = fp, ""
 	na := cert.NotAfter
 	p.certNotAfter = &na
 	if h.View != nil {

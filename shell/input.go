@@ -36,10 +36,14 @@ type input struct {
 	// ended: readline then flushes a half-typed line as if Enter had been
 	// pressed, and the session must not run it.
 	editorEnd bool
+	// meter counts the editor's current line; tooLong is set once a line
+	// went over MaxLine (see refuseLine).
+	meter   lineMeter
+	tooLong bool
 }
 
 func newInput(src io.Reader) *input {
-	in := &input{src: src, last: ownerNobody}
+	in := &input{src: src, last: ownerNobody, meter: lineMeter{limit: MaxLine}}
 	in.cond.L = &in.mu
 	if src == nil {
 		in.started, in.err = true, io.EOF
@@ -134,6 +138,12 @@ func (in *input) read(p []byte, who uint64, max int, lease bool) (int, error) {
 			}
 		case len(in.pending) > 0:
 			n := copy(p[:min(len(p), max)], in.pending)
+			if who == ownerEditor && in.meter.add(p[:n]) {
+				// Inline refuseLine: the lock is held.
+				in.tooLong, in.closed, in.pending, in.editorEnd = true, true, nil, true
+				in.cond.Broadcast()
+				return 0, io.EOF
+			}
 			in.pending = in.pending[n:]
 			in.cond.Broadcast() // the pump may be waiting for room
 			return n, nil

@@ -23,10 +23,16 @@ func (s *Session) RunInteractive(ctx context.Context) error {
 	defer s.in.close()
 	stop := context.AfterFunc(ctx, s.in.close) // unblocks the line editor
 	defer stop()
+	var err error
 	if !s.opts.Term {
-		return s.runPlain(ctx)
+		err = s.runPlain(ctx)
+	} else {
+		err = s.runTerm(ctx)
 	}
-	return s.runTerm(ctx)
+	if s.in.lineTooLong() {
+		return lineTooLong(s.in.meter.limit)
+	}
+	return err
 }
 
 func (s *Session) runPlain(ctx context.Context) error {
@@ -149,7 +155,11 @@ func (s *Session) runTerm(ctx context.Context) error {
 		case strings.TrimSpace(line) == "":
 			continue
 		}
-		s.remember(rl, line)
+		if _, perr := s.eng.Parse(line); perr == nil {
+			// Only lines that parsed: a mistyped line may be a password
+			// typed at the wrong moment.
+			s.remember(rl, line)
+		}
 		if s.runShown(ctx, line) {
 			return nil
 		}

@@ -28,10 +28,17 @@ func (s *Session) readLine(who uint64, echo bool) (string, error) {
 	for {
 		b, err := next()
 		if err != nil {
+			if s.in.lineTooLong() {
+				return "", lineTooLong(s.in.meter.limit)
+			}
 			if len(line) > 0 && !s.opts.Term && errors.Is(err, io.EOF) {
 				return string(line), nil // a last line without its newline
 			}
 			return "", err
+		}
+		if len(line) >= MaxLine && b != '\n' && b != '\r' {
+			s.in.refuseLine()
+			return "", lineTooLong(MaxLine)
 		}
 		if !s.opts.Term {
 			switch b {

@@ -76,6 +76,7 @@ func NewSession(eng *Engine, opts SessionOptions) *Session {
 	s := &Session{eng: eng, opts: opts, in: newInput(opts.In), rawOut: opts.Out, width: opts.Width, height: opts.Height}
 	if opts.Term {
 		s.out = &crlfWriter{w: opts.Out}
+		s.in.meter.limit = MaxTermLine
 	} else {
 		s.out = &lockedWriter{w: opts.Out}
 	}
@@ -117,6 +118,10 @@ func (s *Session) Size() (width, height int) {
 // Exec runs one line non-interactively (clish -c, ssh host "cmd"), writing
 // any error to Err, and returns its exit code.
 func (s *Session) Exec(ctx context.Context, line string) int {
+	if len(line) > MaxLine {
+		fmt.Fprintln(s.errOut, lineTooLong(MaxLine))
+		return ExitUsage
+	}
 	code, err := s.run(ctx, line)
 	if err != nil && !errors.Is(err, ErrExit) {
 		fmt.Fprintln(s.errOut, err)
@@ -129,7 +134,7 @@ func (s *Session) Exec(ctx context.Context, line string) int {
 // exit or quit ends the script successfully.
 func (s *Session) RunScript(ctx context.Context, r io.Reader) int {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 4096), MaxLine+1) // the line and its newline
 	n := 0
 	for sc.Scan() {
 		n++
@@ -146,7 +151,10 @@ func (s *Session) RunScript(ctx context.Context, r io.Reader) int {
 			return code
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		fmt.Fprintf(s.errOut, "line %d: %v\n", n+1, lineTooLong(MaxLine))
+		return ExitUsage
+	} else if err != nil {
 		fmt.Fprintf(s.errOut, "reading script after line %d: %v\n", n, err)
 		return ExitFailed
 	}

@@ -33,6 +33,21 @@ type Principal struct {
 // for the client.
 type userMessager interface{ UserMessage() string }
 
+// loggableUser is implemented by Authenticate errors that know whether the
+// login name is a user: only then may it appear in the log (a password
+// typed into the name field must not).
+type loggableUser interface{ LogUser() string }
+
+// logName is how a refused login's name appears in the log: what the
+// Authenticator vouches for (`user "admin"`), else "unknown user".
+func logName(err error) string {
+	var lu loggableUser
+	if errors.As(err, &lu) && lu.LogUser() != "" {
+		return lu.LogUser()
+	}
+	return "unknown user"
+}
+
 // principalKey indexes the Principal in ssh.Permissions.ExtraData.
 type principalKey struct{}
 
@@ -102,19 +117,19 @@ func (s *Server) newConfigFactory() (configFactory, error) {
 func (s *Server) authenticate(ctx context.Context, md ssh.ConnMetadata, method, password string) (*ssh.Permissions, error) {
 	remote := addrPort(md.RemoteAddr())
 	if s.Auth == nil {
-		s.logf("sshserver: refused %s login for %q from %s: no authenticator configured", method, md.User(), remote)
+		s.logf("sshserver: refused %s login from %s: no authenticator configured", method, remote)
 		return nil, errors.New("no authenticator configured")
 	}
 	p, err := s.Auth.Authenticate(ctx, md.User(), password, remote.Addr())
 	if err != nil {
-		s.logf("sshserver: refused %s login for %q from %s: %v", method, md.User(), remote, err)
+		s.logf("sshserver: refused %s login for %s from %s: %v", method, logName(err), remote, err)
 		var um userMessager
 		if errors.As(err, &um) && um.UserMessage() != "" {
 			return nil, &ssh.BannerError{Err: err, Message: um.UserMessage()}
 		}
 		return nil, err
 	}
-	s.logf("sshserver: accepted %s login for %q (role %q) from %s", method, md.User(), p.Role, remote)
+	s.logf("sshserver: accepted %s login for %q (role %q) from %s", method, p.User, p.Role, remote)
 	return &ssh.Permissions{ExtraData: map[any]any{principalKey{}: p}}, nil
 }
 

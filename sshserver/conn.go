@@ -26,6 +26,11 @@ func (s *Server) serveConn(tc *trackedConn, newConfig configFactory, opts Listen
 	defer s.trackConn(tc, false)
 	nc := tc.nc
 	defer nc.Close()
+	release, ok := s.admit(nc)
+	if !ok {
+		return
+	}
+	defer release()
 	if t, ok := nc.(*net.TCPConn); ok {
 		// Without it, small writes wait for delayed ACKs (DESIGN §7).
 		if err := t.SetNoDelay(true); err != nil {
@@ -44,6 +49,7 @@ func (s *Server) serveConn(tc *trackedConn, newConfig configFactory, opts Listen
 	authCtx, cancelAuth := context.WithDeadline(ctx, deadline)
 	sc, chans, reqs, err := ssh.NewServerConn(nc, newConfig(authCtx))
 	cancelAuth()
+	release()
 	if err != nil {
 		if !errors.Is(err, io.EOF) && !s.shuttingDown() {
 			s.logf("sshserver: handshake with %s: %v", nc.RemoteAddr(), err)

@@ -59,8 +59,9 @@ func (a *fakeAuth) Authenticate(_ context.Context, user, password string, remote
 //	block     wait for the session context to end, then report it on cancelled
 //	cat       copy stdin to stdout until EOF
 type echoHandler struct {
-	calls     atomic.Int32  // Exec and Shell calls
-	cancelled chan struct{} // closed by "block" when its context ends
+	calls      atomic.Int32  // Exec and Shell calls
+	cancelled  chan struct{} // closed by "block" when its context ends
+	disconnect bool          // "disconnect" closes the whole connection
 }
 
 func (h *echoHandler) Exec(s *Session, cmd string) int {
@@ -83,6 +84,9 @@ func (h *echoHandler) Exec(s *Session, cmd string) int {
 		if h.cancelled != nil {
 			close(h.cancelled)
 		}
+	case cmd == "disconnect" && h.disconnect:
+		s.Disconnect()
+		return 1
 	case cmd == "cat":
 		_, _ = io.Copy(s, s)
 	default:

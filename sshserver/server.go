@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/orchd/orchd/acceptloop"
 )
 
 // Defaults for zero Server fields.
@@ -53,6 +56,18 @@ type Server struct {
 	// Logf receives the server's log lines (never secrets); nil means
 	// log.Printf.
 	Logf func(format string, args ...any)
+	// AllowConn, if set, is asked right after accept, before any crypto,
+	// whether the client's address may connect (per-address lockout); an
+	// error closes the connection with "not allowed at this time".
+	AllowConn func(remote netip.Addr) error
+	// MaxUnauthPerSource and MaxUnauth cap the connections that have not
+	// finished authenticating, per source address and in all; zero means
+	// DefaultMaxUnauthPerSource and DefaultMaxUnauth. Connections over a
+	// cap are closed before the handshake.
+	MaxUnauthPerSource, MaxUnauth int
+
+	unauth     unauthTable
+	refusedLog logLimiter
 
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
@@ -109,30 +124,24 @@ func (s *Server) ServeOptions(l net.Listener, opts ListenOptions) error {
 	}
 	defer s.trackListener(&l, false)
 
-	var backoff time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.shuttingDown() {
-				return ErrServerClosed
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("sshserver: accepting: %w", err)
-			}
-			// Transient (e.g. out of file descriptors): back off as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.logf("sshserver: accept error: %v; retrying in %v", err, backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
+	// Transient accept errors (EMFILE, ECONNABORTED, ...) are retried with
+	// backoff; only closing the listener ends the loop.
+	err = acceptloop.Run(context.Background(), l, func(f string, args ...any) { s.logf("sshserver: "+f, args...) }, func(nc net.Conn) {
 		tc := &trackedConn{nc: nc}
 		if !s.trackConn(tc, true) {
 			nc.Close()
-			return ErrServerClosed
+			l.Close()
+			return
 		}
 		go s.serveConn(tc, cfg, opts)
+	})
+	if s.shuttingDown() {
+		return ErrServerClosed
 	}
+	if err == nil {
+		err = net.ErrClosed
+	}
+	return fmt.Errorf("sshserver: accepting: %w", err)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, closes

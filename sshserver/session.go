@@ -54,6 +54,11 @@ func (s *Session) Principal() Principal { return s.info.principal }
 // RemoteAddr is the client's address (zero for non-IP transports).
 func (s *Session) RemoteAddr() netip.AddrPort { return s.info.remote }
 
+// Disconnect closes the whole connection, not just this channel: for a
+// client that broke the rules (a shell line over the limit), which must not
+// keep its login to open another channel.
+func (s *Session) Disconnect() { s.info.tc.nc.Close() }
+
 // LocalAddr is the server address the client reached.
 func (s *Session) LocalAddr() netip.AddrPort { return s.info.local }
 

@@ -67,6 +67,11 @@ type Peer struct {
 	Address string `json:"address,omitempty"`
 	// CertNotAfter is the expiry of the certificate the peer last presented.
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
+	// PresentedFingerprint is what a refused or failed handshake presented
+	// since the last session, when it differs from Fingerprint: unverified
+	// (anyone can present anything), so it is kept apart from Fingerprint,
+	// which holds only the pinned or last authenticated key.
+	PresentedFingerprint string `json:"presented_fingerprint,omitempty"`
 }
 
 // Daemon is bookkeeping that lets readers judge freshness.

@@ -14,7 +14,8 @@ import (
 const defaultBlockedHeader = `# Blocked fingerprints: orchd never trusts these keys.
 # One SHA256:... fingerprint a line, as ssh-keygen -lf prints it; '#' starts a
 # comment. Managed by "set/delete maestro authentication block fingerprint FP";
-# hand edits take effect at the next daemon start.
+# hand edits take effect at SIGHUP (systemctl reload clishd) or the next start,
+# and are kept when the daemon next writes this file.
 `
 
 // blockedFile is the block list as written on disk, comments included, so
@@ -147,8 +148,16 @@ func (s *Store) Block(fp string) error {
 		return err
 	}
 	s.mu.Lock()
+	adopted, err := s.adoptDiskBlockedLocked()
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("blocking %s: %w", canon, err)
+	}
 	if s.blocked.has(canon) {
 		s.mu.Unlock()
+		if adopted {
+			s.changed()
+		}
 		return nil
 	}
 	old := s.blocked.entries
@@ -156,8 +165,13 @@ func (s *Store) Block(fp string) error {
 		fp: canon, inline: "# blocked " + s.now().UTC().Format("2006-01-02T15:04:05Z"),
 	})
 	if err := s.writeBlockedLocked(); err != nil {
-		s.blocked.entries = old
+		if !atomicfile.Renamed(err) { // memory follows the disk
+			s.blocked.entries = old
+		}
 		s.mu.Unlock()
+		if adopted || atomicfile.Renamed(err) {
+			s.changed()
+		}
 		return fmt.Errorf("blocking %s: %w", canon, err)
 	}
 	unpinned := false
@@ -187,6 +201,14 @@ func (s *Store) Unblock(fp string) error {
 		return err
 	}
 	s.mu.Lock()
+	adopted, err := s.adoptDiskBlockedLocked()
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("unblocking %s: %w", canon, err)
+	}
+	if adopted {
+		defer s.changed() // after the unlock below (defers run last)
+	}
 	if !s.blocked.has(canon) {
 		s.mu.Unlock()
 		return fmt.Errorf("fingerprint %s is not blocked (show maestro authentication blocked lists the blocked ones)", canon)
@@ -200,8 +222,13 @@ func (s *Store) Unblock(fp string) error {
 	}
 	s.blocked.entries = kept
 	if err := s.writeBlockedLocked(); err != nil {
-		s.blocked.entries = old
+		if !atomicfile.Renamed(err) { // memory follows the disk
+			s.blocked.entries = old
+		}
 		s.mu.Unlock()
+		if atomicfile.Renamed(err) {
+			s.changed()
+		}
 		return fmt.Errorf("unblocking %s: %w", canon, err)
 	}
 	s.mu.Unlock()

@@ -146,13 +146,20 @@ func (s *Store) SetPin(id identity.ID, pub ed25519.PublicKey, by string) error {
 	prev, had := s.pins[id]
 	s.pins[id] = Pin{ID: id, Fingerprint: fp, PublicKey: append(ed25519.PublicKey(nil), pub...), AddedAt: s.now().UTC(), AddedBy: by}
 	if err := s.writePinsLocked(); err != nil {
-		// Memory must not claim what the disk does not hold.
-		if had {
-			s.pins[id] = prev
-		} else {
-			delete(s.pins, id)
+		// Memory must not claim what the disk does not hold, nor deny
+		// what it does (a failure after the rename).
+		renamed := atomicfile.Renamed(err)
+		if !renamed {
+			if had {
+				s.pins[id] = prev
+			} else {
+				delete(s.pins, id)
+			}
 		}
 		s.mu.Unlock()
+		if renamed {
+			s.changed()
+		}
 		return fmt.Errorf("pinning %s: %w", id, err)
 	}
 	s.mu.Unlock()
@@ -176,10 +183,16 @@ func (s *Store) Revoke(ids ...identity.ID) ([]identity.ID, error) {
 		return nil, nil
 	}
 	if err := s.writePinsLocked(); err != nil {
-		for id, p := range removed {
-			s.pins[id] = p
+		renamed := atomicfile.Renamed(err)
+		if !renamed {
+			for id, p := range removed {
+				s.pins[id] = p
+			}
 		}
 		s.mu.Unlock()
+		if renamed {
+			s.changed()
+		}
 		return nil, fmt.Errorf("revoking %s: %w", idList(removed), err)
 	}
 	s.mu.Unlock()
@@ -261,7 +274,11 @@ func (s *Store) SetPinsIf(ps []NewPin, by string, replace func(id identity.ID) b
 		return refused, nil
 	}
 	if err := s.writePinsLocked(); err != nil {
+		renamed := atomicfile.Renamed(err)
 		for id, p := range prev {
+			if renamed {
+				break
+			}
 			if had[id] {
 				s.pins[id] = p
 			} else {
@@ -269,6 +286,9 @@ func (s *Store) SetPinsIf(ps []NewPin, by string, replace func(id identity.ID) b
 			}
 		}
 		s.mu.Unlock()
+		if renamed {
+			s.changed()
+		}
 		return refused, fmt.Errorf("pinning: %w", err)
 	}
 	s.mu.Unlock()
