@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -125,4 +126,7 @@ func (s *Server) finish(sess *Session, status int) {
 	_ = sess.ch.CloseWrite()
 	_, _ = sess.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
 	_ = sess.ch.Close()
+	if sess.cut.Load() {
+		time.AfterFunc(disconnectGrace, func() { sess.info.tc.nc.Close() })
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -34,6 +36,7 @@ type Session struct {
 	ch    ssh.Channel
 	winch chan WindowSize
 
+	cut    atomic.Bool // Disconnect was called
 	mu     sync.Mutex
 	hasPty bool
 	term   string
@@ -54,10 +57,16 @@ func (s *Session) Principal() Principal { return s.info.principal }
 // RemoteAddr is the client's address (zero for non-IP transports).
 func (s *Session) RemoteAddr() netip.AddrPort { return s.info.remote }
 
-// Disconnect closes the whole connection, not just this channel: for a
-// client that broke the rules (a shell line over the limit), which must not
-// keep its login to open another channel.
-func (s *Session) Disconnect() { s.info.tc.nc.Close() }
+// Disconnect closes the whole connection, not just this channel, once the
+// Handler has returned: for a client that broke the rules (a shell line
+// over the limit), which must not keep its login to open another channel.
+// The channel's last output and exit status are sent first and the
+// connection closed disconnectGrace later, so the client can read them (a
+// socket closed with unread input sends a reset, and the client would
+// discard what it had not read yet).
+func (s *Session) Disconnect() { s.cut.Store(true) }
+
+const disconnectGrace = time.Second
 
 // LocalAddr is the server address the client reached.
 func (s *Session) LocalAddr() netip.AddrPort { return s.info.local }
