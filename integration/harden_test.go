@@ -265,17 +265,6 @@ func TestHardenEndlessLine(t *testing.T) {
 		{"pty", []string{"-tt"}, "line longer than 4 KiB: refused: disconnecting"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// A login's password hash (12 MiB, two may run at once) is
-			// given back to the OS half a second later: start from the
-			// settled daemon, so what is measured is the stream.
-			var settled int
-			if err := testbed.WaitFor(context.Background(), 10*time.Second, func() (bool, error) {
-				kb, err := hardenRSS(n.PID)
-				settled = kb
-				return err == nil && kb < 24*1024, err
-			}); err != nil {
-				t.Fatalf("clishd RSS did not settle under 24 MB before the stream: %d KiB: %v", settled, err)
-			}
 			cmd := exec.Command("sshpass", sshArgs(mg.Addr().String(), "mon", tc.extra...)...)
 			cmd.Env = append(os.Environ(), "SSHPASS="+monPW)
 			stdin, err := cmd.StdinPipe()
@@ -289,6 +278,23 @@ func TestHardenEndlessLine(t *testing.T) {
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
+			// Logged in (the prompt is there); the login's password hash
+			// (12 MiB) is given back to the OS half a second later: start
+			// the stream from the settled daemon, so what is measured is
+			// the stream's cost.
+			var settled int
+			err = testbed.WaitFor(context.Background(), 10*time.Second, func() (bool, error) {
+				if !strings.Contains(out.String(), "orch-1_1> ") {
+					return false, nil
+				}
+				kb, err := hardenRSS(n.PID)
+				settled = kb
+				return err == nil && kb < 24*1024, err
+			})
+			if err != nil {
+				cmd.Process.Kill()
+				t.Fatalf("no prompt, or clishd RSS not settled under 24 MB (%d KiB): %v; output %q", settled, err, hardenTail(out.String()))
+			}
 			// Stream until the client is cut off (writes then fail).
 			var sent atomic.Int64
 			go func() {
@@ -318,7 +324,7 @@ func TestHardenEndlessLine(t *testing.T) {
 				}
 			}
 			stdin.Close()
-			t.Logf("cut off after %d bytes sent; clishd RSS %d KiB before, peak %d KiB (the login's hash included)", sent.Load(), settled, maxRSS)
+			t.Logf("cut off after %d bytes sent; clishd RSS %d KiB before the stream, peak %d KiB during it", sent.Load(), settled, maxRSS)
 			if !strings.Contains(out.String(), tc.want) {
 				t.Errorf("output lacks %q: %q", tc.want, hardenTail(out.String()))
 			}
