@@ -370,4 +370,3 @@ func hardenTail(s string) string {
 	}
 	return s
 }
-
