@@ -62,6 +62,24 @@ func alive(pid int, start uint64) bool {
 	return start == 0 || st == start
 }
 
+// reaped reports whether pid (started at start, when known) is gone for
+// good: collected by its parent, or a zombie none of whose threads is
+// still exiting (so its files are closed).
+func reaped(pid int, start uint64) bool {
+	if pid <= 0 {
+		return true
+	}
+	state, st, err := procStat(pid)
+	if err != nil || (start != 0 && st != start) {
+		return true
+	}
+	if state != 'Z' && state != 'X' {
+		return false
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err != nil || len(tasks) <= 1
+}
+
 // isOurs reports whether pid is alive, started at start (when known) and
 // has root among its arguments: our `clishd run --root ROOT`, or the
 // `ip netns exec` that is about to become it.
@@ -95,9 +113,13 @@ func terminate(vs []victim, grace time.Duration, kill bool) (forced []string, er
 			}
 		}
 	}
+	// Gone means reaped, not merely a zombie: the leader of a Go process
+	// shows Z while its other threads are still exiting and its files
+	// (the control socket) are still open, and a daemon restarted in that
+	// window finds its socket answering and refuses to start.
 	gone := func() bool {
 		for _, v := range vs {
-			if alive(v.pid, v.start) {
+			if !reaped(v.pid, v.start) {
 				return false
 			}
 		}
