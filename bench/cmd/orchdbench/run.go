@@ -78,6 +78,10 @@ func run(ctx context.Context, o runOpts) error {
 		{"rss-15", "clishd idle RSS, 15 peers Authenticated (4x4)", "—"},
 		{"cpu-16", "clishd idle CPU per node, 16-node mesh", "—"},
 		{"cpu-64", "clishd idle CPU per node, 64-node mesh", "—"},
+		{"extauth-radius", "SSH login + exec through RADIUS (FreeRADIUS) vs a local login", "—"},
+		{"extauth-tacacs", "SSH login + exec through TACACS+ (tacquito) vs a local login", "—"},
+		{"extauth-ldap", "SSH login + exec through LDAP (slapd, ldaps, group map) vs a local login", "—"},
+		{"extauth-failover", "RADIUS login, first server stopped, vs direct", "dead-time logins ≈ direct"},
 	} {
 		res.skip(r.key, r.name, r.target, "the run stopped before reaching it")
 	}
@@ -98,6 +102,13 @@ func run(ctx context.Context, o runOpts) error {
 		if err := smallPhase(ctx, o, res); err != nil {
 			errs = append(errs, "2x2 phase: "+err.Error())
 			logf("2x2 phase: %v", err)
+		}
+	}
+	if ctx.Err() == nil && o.phase("extauth") {
+		if err := extauthPhase(ctx, o, res); err != nil {
+			errs = append(errs, "extauth phase: "+err.Error())
+			logf("extauth phase: %v", err)
+			failItem(res, firstLine(err.Error()), "extauth-radius", "extauth-tacacs", "extauth-ldap", "extauth-failover")
 		}
 	}
 	if ctx.Err() == nil && o.phase("mid") {
