@@ -164,7 +164,7 @@ func extauthPhase(ctx context.Context, o runOpts, res *Results) error {
 		Ours:       fmt.Sprintf("first login after the stop %s (waits the timeout once); then, first server dead for 60 s: %s", fmtMs(ms(first)), fd),
 		Comparison: "both servers up (first answers): " + dd.String(),
 		Ratio:      ratio(fd.Median, dd.Median) + " (dead-time logins)", Target: "dead-time logins ≈ direct", Verdict: verdict(fd.Median < dd.Median+200),
-		Data:       map[string]any{"first_ms": ms(first), "failover_ms": fd, "direct_ms": dd}})
+		Data: map[string]any{"first_ms": ms(first), "failover_ms": fd, "direct_ms": dd}})
 	logf("extauth failover: first %s, then %s; direct %s", fmtMs(ms(first)), fd, dd)
 	return nil
 }
