@@ -17,7 +17,7 @@ import (
 )
 
 // extauthSpec: workstream extauth's testbed (one orchestrator).
-var extauthSpec = tbSpec{prefix: "extauth-", mgmt: "198.19.96.0/20"}
+var extauthSpec = tbSpec{prefix: "extauth-", mgmt: "198.19.168.0/21"}
 
 // TestExternalAuthentication logs in over the real OpenSSH client through
 // real RADIUS (FreeRADIUS), TACACS+ (tacquito's server) and LDAP (slapd)
@@ -40,8 +40,8 @@ func TestExternalAuthentication(t *testing.T) {
 	mgmtNet := netip.MustParsePrefix(extauthSpec.mgmt)
 	host := mgmtNet.Addr().Next() // the host's address on the management bridge
 	// A second host address the LDAP certificate does not name.
-	other := netip.MustParseAddr("198.19.111.250")
-	if out, err := exec.Command("ip", "addr", "add", other.String()+"/20", "dev", extauthSpec.prefix+"mgmt").CombinedOutput(); err != nil {
+	other := netip.MustParseAddr("198.19.175.250")
+	if out, err := exec.Command("ip", "addr", "add", other.String()+"/21", "dev", extauthSpec.prefix+"mgmt").CombinedOutput(); err != nil {
 		t.Fatalf("adding %s to the management bridge: %v %s", other, err, out)
 	}
 	dir := t.TempDir()
