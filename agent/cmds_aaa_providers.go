@@ -353,6 +353,15 @@ func (a *Agent) testLoginDomain(c *shell.Ctx, s *adminSession, name, user string
 		}
 		fmt.Fprintf(c.Out, "  %s%s: %s after %s\n", at.Provider, dead, what, at.Elapsed.Round(time.Millisecond))
 	}
+	asked := map[string]bool{}
+	for _, at := range out.Attempts {
+		asked[at.Provider] = true
+	}
+	for _, m := range d.Members {
+		if until, dead := a.ext.router.Dead(m.Provider); dead && !asked[m.Provider] {
+			fmt.Fprintf(c.Out, "  %s: not asked: in its dead time until %s (tried last)\n", m.Provider, until.UTC().Format("15:04:05"))
+		}
+	}
 	if out.Provider == "" {
 		return fmt.Errorf("no provider answered: %v", err)
 	}
