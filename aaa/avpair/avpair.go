@@ -75,7 +75,7 @@ func Parse(v string) (Roles, error) {
 	case hasPrefixFold(s, keyDomains):
 		return parseDomains(s[len(keyDomains):])
 	}
-	return Roles{}, fmt.Errorf("role string %q: expected shell:msc-roles=... or shell:domains=%s/...", clip(v), Domain)
+	return Roles{}, fmt.Errorf("role string %q: expected shell:msc-roles=ROLES or shell:domains=%s/ROLES", clip(v), Domain)
 }
 
 // ParseAll parses the role-bearing values among vals (other pairs are
@@ -101,7 +101,7 @@ func ParseAll(vals []string) (Roles, error) {
 		out.ReadOnly = appendNew(out.ReadOnly, r.ReadOnly...)
 	}
 	if n == 0 {
-		return Roles{}, fmt.Errorf("no role string among the %d value(s) the server sent: expected shell:msc-roles=... or shell:domains=%s/...", len(vals), Domain)
+		return Roles{}, fmt.Errorf("no role string among the %d value(s) the server sent: expected shell:msc-roles=ROLES or shell:domains=%s/ROLES", len(vals), Domain)
 	}
 	out.ReadOnly = slices.DeleteFunc(out.ReadOnly, func(r string) bool { return slices.Contains(out.ReadWrite, r) })
 	return out, nil
