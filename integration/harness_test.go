@@ -56,7 +56,16 @@ func needRoot(t *testing.T) {
 }
 
 // Each test gets its own name prefix and management network so it can run
-// beside `make demo`'s testbed and beside other packages' tests.
+// beside `make demo`'s testbed and beside other packages' tests (go test
+// runs packages in parallel). Management networks in use, all inside
+// 198.19.128.0/17 (198.18.0.0/16 and 198.19.0.0/17 are the sync networks):
+//
+//	128/20 make demo      144/20 BenchmarkTrustAll  144/22 mesh records  148/22 mesh storm
+//	156/23 management API 158/23 secrets            160/22 package testbed 164/22 cmd/testbed
+//	168/21 extauth        176/20 login/lockout      192/20 shell          208/20 foundation
+//	224/20 mesh           240/20 make bench         248/22, 252/22 harden
+//
+// A new test takes a free block and adds it here.
 type tbSpec struct {
 	prefix string
 	mgmt   string

@@ -19,10 +19,10 @@ import (
 )
 
 // The integration tests build real namespaces named tbt-* with the
-// management network 198.19.160.0/20 and a fake clishd.
+// management network 198.19.160.0/22 and a fake clishd.
 const itPrefix = "tbt-"
 
-var itMgmt = netip.MustParsePrefix("198.19.160.0/20")
+var itMgmt = netip.MustParsePrefix("198.19.160.0/22")
 
 var fake struct {
 	once sync.Once
@@ -216,7 +216,7 @@ func TestIntegration(t *testing.T) {
 	if cfg, _ := os.ReadFile(paths.Layout{Root: n11.Root}.ConfigFile()); !strings.Contains(string(cfg), "2222") {
 		t.Errorf("init args not applied:\n%s", cfg)
 	}
-	if a, _ := tb.Addr("2_1", "mgmt"); a.String() != "198.19.162.1/20" {
+	if a, _ := tb.Addr("2_1", "mgmt"); a.String() != "198.19.162.1/22" {
 		t.Errorf("mgmt address of 2_1: %s", a)
 	}
 

@@ -139,7 +139,7 @@ func TestCLI(t *testing.T) {
 		return out.String(), err
 	}
 	out, err := tb("", "up", "--sites", "1", "--per-site", "2", "--prefix", "tbc-",
-		"--mgmt-net", "198.19.176.0/20", "--bin-dir", bin, "--set", "ssh.port=2222")
+		"--mgmt-net", "198.19.164.0/22", "--bin-dir", bin, "--set", "ssh.port=2222")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,13 +148,13 @@ func TestCLI(t *testing.T) {
 			t.Errorf("down at cleanup: %v", err)
 		}
 	})
-	if !strings.HasPrefix(out, "ID   NAMESPACE  MGMT          INTERNAL       EXTERNAL       PID\n1_1  tbc-1_1    198.19.177.1  198.18.1.1/16  198.19.1.1/17  ") {
+	if !strings.HasPrefix(out, "ID   NAMESPACE  MGMT          INTERNAL       EXTERNAL       PID\n1_1  tbc-1_1    198.19.165.1  198.18.1.1/16  198.19.1.1/17  ") {
 		t.Errorf("up table:\n%s", out)
 	}
 	if _, err := tb("", "up"); err == nil || !strings.Contains(err.Error(), "testbed already up") {
 		t.Errorf("second up: %v", err)
 	}
-	if out, _ := tb("", "addr", "1_2", "mgmt"); out != "198.19.177.2\n" {
+	if out, _ := tb("", "addr", "1_2", "mgmt"); out != "198.19.165.2\n" {
 		t.Errorf("addr: %q", out)
 	}
 	out, err = tb("hello\n", "exec", "1_1", "--", "sh", "-c", "cat; echo $CLISHD_ROOT; exit 3")
@@ -173,7 +173,7 @@ func TestCLI(t *testing.T) {
 	out, _ = tb("", "status")
 	lines := strings.Split(out, "\n")
 	if len(lines) != 4 || strings.Join(strings.Fields(lines[0]), " ") != "ID NAMESPACE MGMT PID DAEMON" ||
-		!strings.HasSuffix(lines[1], " running") || strings.Join(strings.Fields(lines[2]), " ") != "1_2 tbc-1_2 198.19.177.2 - stopped" {
+		!strings.HasSuffix(lines[1], " running") || strings.Join(strings.Fields(lines[2]), " ") != "1_2 tbc-1_2 198.19.165.2 - stopped" {
 		t.Errorf("status:\n%s", out)
 	}
 	if _, err := tb("", "start", "1_2"); err != nil {
