@@ -41,6 +41,8 @@ type User struct {
 	PasswordHistory   []string  `json:"password_history,omitempty"`
 	PasswordChangedAt time.Time `json:"password_changed_at,omitzero"`
 	Created           time.Time `json:"created,omitzero"`
+	// TwoFactor is the user's second factor (DESIGN §8.4); nil when off.
+	TwoFactor *TwoFactor `json:"two_factor,omitempty"`
 }
 
 // Active reports whether the user may log in (an empty state is active).

@@ -86,6 +86,12 @@ type Authenticator struct {
 	// External, when set, routes DOMAIN\user and user@DOMAIN logins to
 	// their login domain; only Local-domain logins reach the local users.
 	External External
+	// Lockout refuses locked-out source addresses before any password
+	// hash and counts failures (DESIGN §8.3); nil means none (login.go).
+	Lockout Limiter
+	// SecondFactor checks the codes of users with two-factor on; such a
+	// user cannot log in while it is nil (login.go).
+	SecondFactor SecondFactor
 }
 
 // dummyHash has the default parameters and matches no password: unknown
@@ -104,10 +110,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 	if err := ctx.Err(); err != nil {
 		return Principal{}, fmt.Errorf("authenticating: %w", err)
 	}
+	if err := a.admit(remote); err != nil {
+		return Principal{}, err
+	}
 	if a.External != nil {
 		p, local, err := a.External.Login(ctx, user, password, remote)
 		if local == "" {
-			return p, err
+			return a.external(p, err, remote)
 		}
 		user = local
 	}
@@ -118,6 +127,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 			f.User = user
 		}
 		a.logf("%s", f.Detail())
+		a.failed(f)
 		return Principal{}, f
 	}
 	// A login waits for a derivation slot (see kdfSlots) only until its
@@ -175,8 +185,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 	if err != nil {
 		return fail("user's roles are unusable: " + err.Error())
 	}
-	a.logf("login accepted for user %q from %s (%s, roles %s)", u.Name, remoteString(remote), ProviderLocal, role.Name)
-	return Principal{User: u.Name, Role: role, Provider: ProviderLocal}, nil
+	return a.accepted(ctx, u, Principal{User: u.Name, Role: role, Provider: ProviderLocal}, remote)
 }
 
 func (a *Authenticator) logf(format string, args ...any) {

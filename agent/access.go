@@ -44,6 +44,12 @@ func (a *Agent) handleControl(cs *ctlsock.Session) int {
 			fmt.Fprintf(cs.Stderr, "clishd: local user %s (uid %d) has no clish account\n", u.Username, cs.Cred.UID)
 			return 1
 		}
+		if cu.TwoFactor != nil {
+			if err := a.consoleSecondFactor(cs, cu); err != nil {
+				fmt.Fprintf(cs.Stderr, "clishd: %v\n", err)
+				return 1
+			}
+		}
 		name = cu.Name
 		if _, role, err = a.db.ResolveUser(cu.Name); err != nil {
 			fmt.Fprintf(cs.Stderr, "clishd: %v\n", err)
@@ -81,9 +87,13 @@ type sshAuth struct{ a *aaa.Authenticator }
 func (s sshAuth) Authenticate(ctx context.Context, user, password string, remote netip.Addr) (sshserver.Principal, error) {
 	p, err := s.a.Authenticate(ctx, user, password, remote)
 	if err != nil {
-		return sshserver.Principal{}, err
+		return sshserver.Principal{}, sshSecondStep(err)
 	}
-	return sshserver.Principal{User: p.User, Role: p.Role.Name, Extra: p}, nil
+	return sshPrincipal(p), nil
+}
+
+func sshPrincipal(p aaa.Principal) sshserver.Principal {
+	return sshserver.Principal{User: p.User, Role: p.Role.Name, Extra: p}
 }
 
 // sshHandler serves SSH sessions with the same shell as the console.
@@ -150,6 +160,7 @@ func (a *Agent) serveSSH(ctx context.Context) {
 		Handler:    sshHandler{a},
 		Banner:     fmt.Sprintf("orchd orchestrator %s: authorised administrators only; activity is logged.\n", a.cfg.ID),
 		Subsystems: []string{trustproto.Subsystem},
+		AllowConn:  a.allowConn,
 		Logf:       func(f string, args ...any) { a.log.WithField("part", "ssh").Infof(f, args...) },
 	}
 	go func() {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/lockout"
+	"github.com/orchd/orchd/aaa/mfa"
 	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/configdb"
@@ -53,10 +55,15 @@ type Agent struct {
 	log   *logrus.Logger
 	files identity.Files
 
-	db     *configdb.DB
-	lock   configdb.Lock
-	auth   *aaa.Authenticator
-	ext    *extAuth
+	db   *configdb.DB
+	lock configdb.Lock
+	auth *aaa.Authenticator
+	ext  *extAuth
+	// lockout is the per-source-address login lockout every login path
+	// shares (cmds_lockout.go).
+	lockout *lockout.Table
+	// mfa checks and enrols second factors (cmds_mfa.go).
+	mfa    *mfa.Manager
 	lastMu sync.Mutex
 	// sessions are the open shell sessions of local users (sessions.go).
 	sessions liveSessions
@@ -109,6 +116,10 @@ func New(o Options) (*Agent, error) {
 	a.auth = &aaa.Authenticator{Dir: db, Roles: db, Logf: func(f string, args ...any) { o.Log.WithField("part", "aaa").Infof(f, args...) }}
 	a.ext = &extAuth{a: a}
 	a.auth.External = a.ext
+	a.lockout = a.newLockout()
+	a.auth.Lockout = a.lockout
+	a.mfa = a.newMFA()
+	a.auth.SecondFactor = a.mfa
 	a.ports = a.initialPorts()
 	if err := a.openSecrets(); err != nil {
 		return nil, err

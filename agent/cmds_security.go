@@ -62,7 +62,12 @@ type passphraseLockout interface {
 
 // securityLockout returns the lockout wrong passphrases count toward, or
 // nil when the daemon has none.
-var securityLockout = func(a *Agent) passphraseLockout { return nil }
+var securityLockout = func(a *Agent) passphraseLockout {
+	if a.lockout == nil {
+		return nil
+	}
+	return a.lockout
+}
 
 func (a *Agent) registerSecurityCommands(e *shell.Engine, s *adminSession) {
 	// Security state is not configuration: unseal, seal and the rest need

@@ -31,9 +31,9 @@ func (a *Agent) roleNames() []string {
 	return d.RoleNames()
 }
 
-// twoFactorOf is what show users prints in TWO-FACTOR: "off" until
-// two-factor authentication (DESIGN §8.4) lands.
-var twoFactorOf = func(aaa.User) string { return "off" }
+// twoFactorOf is what show users prints in TWO-FACTOR: off, totp or
+// email (ADDRESS).
+var twoFactorOf = func(u aaa.User) string { return u.TwoFactor.String() }
 
 // registerUserCommands: local users (DESIGN §8.1), feature users.
 func (a *Agent) registerUserCommands(e *shell.Engine, s *adminSession) {

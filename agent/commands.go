@@ -15,6 +15,8 @@ import (
 func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 	e := shell.NewEngine()
 	a.registerAuditCommands(e)
+	a.registerLockoutCommands(e, s)
+	a.registerMFACommands(e, s)
 	e.Register(shell.Command{Syntax: "show maestro authentication", Help: "peers: status, port, fingerprint, since, reason",
 		Feature: aaa.FeatureMaestroAuth, Run: func(c *shell.Ctx, _ shell.Args) error { a.showAuthentication(c.Out); return nil }})
 	e.Register(shell.Command{Syntax: "show maestro authentication fingerprint", Help: "this orchestrator's ID, fingerprint and certificate expiry",
@@ -67,6 +69,9 @@ func (a *Agent) newEngine(s *adminSession) *shell.Engine {
 
 	e.Register(shell.Command{Syntax: "set expert-password", Help: "set the password that expert mode asks for", Write: true, Feature: aaa.FeatureExpert,
 		Run: func(c *shell.Ctx, _ shell.Args) error {
+			if err := a.askCurrentExpertPassword(c, s); err != nil {
+				return err
+			}
 			hash, err := newPassword(c, "New expert password: ")
 			if err != nil {
 				return err

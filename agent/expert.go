@@ -10,6 +10,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/audit"
 	"github.com/orchd/orchd/paths"
 	"github.com/orchd/orchd/shell"
 )
@@ -37,8 +38,9 @@ func (a *Agent) expert(c *shell.Ctx, s *adminSession) error {
 		if err != nil {
 			return err
 		}
-		if aaa.Verify(hash, pw) {
-			ok = true
+		if ok, err = a.checkExpertPassword(c, s, hash, pw, "expert mode"); err != nil {
+			return err
+		} else if ok {
 			break
 		}
 		fmt.Fprintln(c.Out, "Wrong password.")
@@ -51,6 +53,7 @@ func (a *Agent) expert(c *shell.Ctx, s *adminSession) error {
 		return errors.New("expert mode refused: wrong password")
 	}
 	log.Info("expert mode entered")
+	a.record(audit.Event{Type: "expert", User: s.user, Source: s.from, Result: "ok"})
 	defer log.Info("expert mode left")
 	fmt.Fprintln(c.Out, "\nWarning! All configurations should be done through clish.\nYou are in expert mode now.")
 

@@ -195,7 +195,7 @@ func TestExternalLogins(t *testing.T) {
 	if err != nil || p.Role.ReadWrite(aaa.FeatureConfig) || !p.Role.Read(aaa.FeatureConfig) || p.Role.Expert {
 		t.Fatalf("carol (read-only adminRole): %+v, %v", p, err)
 	}
-	for _, tc := range []struct{ login, reason string }{
+	for i, tc := range []struct{ login, reason string }{
 		{`RAD\alice`, "Access-Reject"}, // wrong password below: final
 		{`RAD\bob`, "mixes"},
 		{`RAD\eve`, `ghostRole\", which does not exist`},
@@ -205,7 +205,9 @@ func TestExternalLogins(t *testing.T) {
 		if tc.login == `RAD\alice` {
 			pw = "wrong"
 		}
-		_, err := a.Auth().Authenticate(ctx, tc.login, pw, from)
+		// One source each: four refusals from one address would lock it
+		// out (DESIGN §8.3) and the lockout record would come last.
+		_, err := a.Auth().Authenticate(ctx, tc.login, pw, netip.AddrFrom4([4]byte{198, 18, 1, byte(i + 1)}))
 		if !errors.Is(err, aaa.ErrAuthFailed) {
 			t.Fatalf("%s: %v", tc.login, err)
 		}

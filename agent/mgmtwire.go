@@ -13,7 +13,10 @@ func (a *Agent) tokenStore() tokenSecrets {
 
 // apiLockout is the per-address lockout the API shares with SSH.
 func (a *Agent) apiLockout() mgmtapi.Lockout {
-	return nil // PENDING: a.lockout once it lands
+	if a.lockout == nil {
+		return nil
+	}
+	return a.lockout
 }
 
 var errNoSecretStore = errors.New("management tokens live in the sealed secret store, which is not wired into this build yet")

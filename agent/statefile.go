@@ -70,6 +70,7 @@ func (a *Agent) snapshot(now time.Time) *state.File {
 			ConfigState:    a.db.State(),
 		},
 	}
+	f.Logins = a.loginsState()
 	return f
 }
 

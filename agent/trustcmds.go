@@ -260,6 +260,10 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		if err != nil {
 			return err
 		}
+		codes, err := newTrustCodes(c, s.answers)
+		if err != nil {
+			return err
+		}
 		parallel(verified, func(t *target) {
 			ms, rep := members, replace
 			if !full {
@@ -271,7 +275,7 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 					rep = []string{t.id.String()}
 				}
 			}
-			a.runTrust(ctx, t, s.user, pw, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me)
+			a.runTrust(ctx, t, s.user, pw, codes, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me)
 		})
 		var mine []judgedPin
 		repl := map[identity.ID]bool{}
@@ -433,7 +437,7 @@ func (a *Agent) probe(ctx context.Context, t *target) {
 	}
 }
 
-func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, req trustproto.Request, me *identity.Identity) {
+func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, codes *trustCodes, req trustproto.Request, me *identity.Identity) {
 	conn, err := a.dial(ctx, t)
 	if err != nil {
 		t.fail("unreachable over %s sync (%s): %v", t.role, t.addr, unwrapNet(err))
@@ -447,18 +451,13 @@ func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, 
 		User:              user,
 		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
 		HostKeyCallback:   fixedKey(t.presented),
-		Auth: []ssh.AuthMethod{ssh.Password(password),
-			ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
-				ans := make([]string, len(qs))
-				for i := range ans {
-					ans[i] = password
-				}
-				return ans, nil
-			})},
+		Auth:              []ssh.AuthMethod{ssh.Password(password), codes.keyboardInteractive(t.id, password)},
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(conn, t.addr, cfg)
 	if err != nil {
-		if strings.Contains(err.Error(), "unable to authenticate") {
+		if why := codes.refusal(t.id, user); why != "" {
+			t.fail("%s", why)
+		} else if strings.Contains(err.Error(), "unable to authenticate") {
 			t.fail("wrong administrator password (login as %s refused)", user)
 		} else {
 			t.fail("SSH to %s over %s sync failed: %v", t.addr, t.role, err)

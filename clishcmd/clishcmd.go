@@ -125,7 +125,8 @@ func Main(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	return code
 }
 
-// readAnswers reads one JSON object of string values.
+// readAnswers reads one JSON object of string values (object values are
+// kept as their JSON text).
 func readAnswers(r io.Reader) (map[string]string, error) {
 	var raw map[string]any
 	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
@@ -134,11 +135,17 @@ func readAnswers(r io.Reader) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("key %q: expected a string value", k)
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case map[string]any:
+			// An object answer (trust's "codes": {"2_1": "123456"})
+			// travels as its JSON text; the command parses it.
+			b, _ := json.Marshal(x)
+			out[k] = string(b)
+		default:
+			return nil, fmt.Errorf("key %q: expected a string value (or an object, for \"codes\")", k)
 		}
-		out[k] = s
 	}
 	return out, nil
 }

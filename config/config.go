@@ -83,6 +83,10 @@ type Config struct {
 	// StateRefresh is how often the state file is rewritten even without a
 	// change, so readers can tell a live daemon from a stuck one.
 	StateRefresh time.Duration
+	// LockoutMinute is how long a "minute" of failed-lock-duration lasts:
+	// always 1m in service; tests shorten it (key test.lockout_minute) to
+	// see a lock expire without waiting minutes.
+	LockoutMinute time.Duration
 
 	// File is the config file that was read ("" if none existed).
 	File string
@@ -144,6 +148,7 @@ var Defaults = map[string]any{
 	"log.level":               "info",
 	"log.format":              "auto",
 	"state.refresh":           "1s",
+	"test.lockout_minute":     "1m",
 }
 
 // KeyError is a bad configuration value: which key, what was there, what is expected.
@@ -375,6 +380,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	c.LogLevel = g.oneOf("log.level", "debug", "info", "warn", "error")
 	c.LogFormat = g.oneOf("log.format", "auto", "text", "json")
 	c.StateRefresh = g.duration("state.refresh", 100*time.Millisecond, time.Minute)
+	c.LockoutMinute = g.duration("test.lockout_minute", time.Second, time.Minute)
 	if g.err != nil {
 		return nil, g.err
 	}

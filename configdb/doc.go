@@ -18,6 +18,7 @@ import (
 
 	"github.com/orchd/orchd/aaa"
 	"github.com/orchd/orchd/aaa/domain"
+	"github.com/orchd/orchd/aaa/mfa"
 	"github.com/orchd/orchd/aaa/policy"
 )
 
@@ -44,6 +45,8 @@ type Doc struct {
 	PasswordControls policy.Controls `json:"password_controls"`
 	// Later sections (AAA providers, ...) go here; each needs a line in
 	// clone, Validate and Commands.
+	// MailServer sends email verification codes (configdb/mfa.go).
+	MailServer *mfa.MailServer `json:"mail_server,omitempty"`
 }
 
 // String summarises the document without any password hash.
@@ -147,7 +150,7 @@ func (d Doc) Validate() error {
 	if err := d.ExternalAuth.Validate(); err != nil {
 		return fmt.Errorf("external authentication: %w", err)
 	}
-	return nil
+	return d.validateMFA()
 }
 
 // encode returns the saved-file form of a normalized document.

@@ -240,7 +240,7 @@ func (d Doc) Commands() []string {
 	}
 	lines = append(lines, d.Management.commands()...)
 	lines = append(lines, d.ExternalAuth.Commands()...)
-	return lines
+	return append(lines, d.mfaCommands()...)
 }
 
 // hiddenSecret stands for a secret in show configuration.

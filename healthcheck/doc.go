@@ -12,8 +12,10 @@
 //
 // The tests, in registry order: "Daemon" (the only one that judges a missing
 // or stale state file, as FAILED; the others then report ERROR), "Maestro
-// Orchestrator Authentication", "Sync Interfaces", "Certificates" and
-// "Configuration Saved". A daemon that does not report its config state
+// Orchestrator Authentication", "Sync Interfaces", "Certificates",
+// "Configuration Saved" and "Administrator Logins" (FAILED when a source
+// address reached the failed-login alarm threshold, WARNING while one is
+// locked out; from the state file's "logins" key). A daemon that does not report its config state
 // passes "Configuration Saved" with a finding saying so: hcp cannot tell, and
 // a WARNING nobody can clear would teach admins to ignore warnings.
 //

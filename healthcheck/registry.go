@@ -18,7 +18,7 @@ const All = "all"
 
 // Tests returns every test, in report order.
 func Tests() []Test {
-	return []Test{daemonTest, authTest, syncTest, certTest, configTest}
+	return []Test{daemonTest, authTest, syncTest, certTest, configTest, loginsTest}
 }
 
 // UnknownTestError is a test name that is not in the registry.

@@ -17,7 +17,7 @@ func TestRunReport(t *testing.T) {
 	f.Peers[1].Status = state.Unreachable
 	f.Daemon.ConfigState = "unsaved"
 	r := Run(envFor(t, f), Tests())
-	if want := (Summary{Passed: 3, Warning: 1, Failed: 1}); r.Summary != want || r.OK() {
+	if want := (Summary{Passed: 4, Warning: 1, Failed: 1}); r.Summary != want || r.OK() {
 		t.Errorf("summary %+v (ok %v), want %+v", r.Summary, r.OK(), want)
 	}
 	var m map[string]any
@@ -41,7 +41,7 @@ func TestRunReport(t *testing.T) {
 	}
 	var b bytes.Buffer
 	WriteSummary(&b, r, false)
-	for _, w := range []string{"TEST", "Maestro Orchestrator Authentication  FAILED   2_1: Unreachable", "Summary: 3 passed, 1 warning, 1 failed, 0 error"} {
+	for _, w := range []string{"TEST", "Maestro Orchestrator Authentication  FAILED   2_1: Unreachable", "Summary: 4 passed, 1 warning, 1 failed, 0 error"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("summary lacks %q:\n%s", w, b.String())
 		}

@@ -4,7 +4,7 @@
 # builds network namespaces, runs a private sshd and a throwaway user, all
 # removed again at the end, on failure and on Ctrl-C). About 10 minutes.
 #
-#   scripts/bench.sh [--quick] [--only small,extauth,mid,api,secrets,large]
+#   scripts/bench.sh [--quick] [--only small,extauth,mid,api,secrets,lockout,large]
 #
 # Testbeds: prefix bch-, management network 198.19.240.0/20, under
 # /var/tmp/orchd-bench. Traffic goes only to loopback and those namespaces.

@@ -21,6 +21,7 @@ command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v lintian >/dev/null 2>&1 || need="$need lintian"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v addgroup >/dev/null 2>&1 || need="$need adduser"
+/usr/bin/python3 -c "import aiosmtpd" >/dev/null 2>&1 || need="$need python3-aiosmtpd"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing Debian packages:$need (run make as root to install them)" >&2

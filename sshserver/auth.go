@@ -102,7 +102,14 @@ func (s *Server) newConfigFactory() (configFactory, error) {
 				if len(answers) != 1 {
 					return nil, fmt.Errorf("keyboard-interactive: got %d answers, want 1", len(answers))
 				}
-				return s.authenticate(ctx, md, "keyboard-interactive", answers[0])
+				perms, err := s.authenticate(ctx, md, "keyboard-interactive", answers[0])
+				// OpenSSH never repeats a method after its partial success:
+				// ask the second step in this same exchange.
+				var ps *ssh.PartialSuccessError
+				if errors.As(err, &ps) && ps.Next.KeyboardInteractiveCallback != nil {
+					return ps.Next.KeyboardInteractiveCallback(md, client)
+				}
+				return perms, err
 			},
 		}
 		if s.Banner != "" {
@@ -121,6 +128,10 @@ func (s *Server) authenticate(ctx context.Context, md ssh.ConnMetadata, method, 
 		return nil, errors.New("no authenticator configured")
 	}
 	p, err := s.Auth.Authenticate(ctx, md.User(), password, remote.Addr())
+	if partial, ok := s.secondStep(ctx, method, err); ok {
+		s.logf("sshserver: %s login for %q from %s needs a second step", method, md.User(), remote)
+		return nil, partial
+	}
 	if err != nil {
 		s.logf("sshserver: refused %s login for %s from %s: %v", method, logName(err), remote, err)
 		var um userMessager

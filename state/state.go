@@ -96,6 +96,8 @@ type File struct {
 	// StateAgeSeconds is filled in by readers from Daemon.UpdatedAt.
 	StateAgeSeconds float64 `json:"state_age_seconds"`
 	Daemon          Daemon  `json:"daemon"`
+	// Logins is the login lockout table (absent from older daemons).
+	Logins *Logins `json:"logins,omitempty"`
 }
 
 // Write stores f at path atomically. run/ is volatile, so no fsync: readers

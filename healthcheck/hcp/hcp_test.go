@@ -104,7 +104,7 @@ func TestRunExitCodesAndReports(t *testing.T) {
 	if code != ExitOK || strings.Contains(out, "FAILED") || e != "" {
 		t.Fatalf("healthy: exit %d\n%s%s", code, out, e)
 	}
-	if !strings.Contains(out, "Summary: 5 passed, 0 warning, 0 failed, 0 error") || !strings.Contains(out, "hcp --show-last") {
+	if !strings.Contains(out, "Summary: 6 passed, 0 warning, 0 failed, 0 error") || !strings.Contains(out, "hcp --show-last") {
 		t.Errorf("summary:\n%s", out)
 	}
 	hcpDir := filepath.Join(c.root, "var", "log", "hcp")

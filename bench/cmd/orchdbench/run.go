@@ -82,6 +82,8 @@ func run(ctx context.Context, o runOpts) error {
 		{"extauth-tacacs", "SSH login + exec through TACACS+ (tacquito) vs a local login", "—"},
 		{"extauth-ldap", "SSH login + exec through LDAP (slapd, ldaps, group map) vs a local login", "—"},
 		{"extauth-failover", "RADIUS login, first server stopped, vs direct", "dead-time logins ≈ direct"},
+		{"lockout-cpu", "1,000 wrong SSH passwords from one source address: clishd CPU", "< 1 CPU-s"},
+		{"lockout-second", "SSH login from a second address during the attack", "normal speed (≤ 1.5 ×)"},
 	} {
 		res.skip(r.key, r.name, r.target, "the run stopped before reaching it")
 	}
@@ -109,6 +111,12 @@ func run(ctx context.Context, o runOpts) error {
 			errs = append(errs, "extauth phase: "+err.Error())
 			logf("extauth phase: %v", err)
 			failItem(res, firstLine(err.Error()), "extauth-radius", "extauth-tacacs", "extauth-ldap", "extauth-failover")
+		}
+	}
+	if ctx.Err() == nil && o.phase("lockout") {
+		if err := lockoutPhase(ctx, o, res); err != nil {
+			errs = append(errs, "lockout phase: "+err.Error())
+			logf("lockout phase: %v", err)
 		}
 	}
 	if ctx.Err() == nil && o.phase("mid") {
