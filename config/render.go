@@ -52,8 +52,8 @@ auth:
   renew_before: {{.RenewBefore}}
 
 peers:
-  heartbeat: 500ms
-  dead_after: 2s
+  heartbeat: 100ms
+  dead_after: 600ms
 
 log:
   level: info

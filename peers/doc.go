@@ -31,9 +31,11 @@
 // After the handshake, each frame is a 4-byte big-endian length (1 to
 // 65536) and one JSON object:
 //
-//	{"type":"hello","from":"1_2","version":2,"view":{"1_1":"Authenticated",...}}  first, both ways
-//	{"type":"heartbeat"}                                        every Heartbeat
-//	{"type":"view","view":{...}}                                on change (at most every 100 ms), on the first heartbeat and every 4
+//	{"type":"hello","from":"1_2","version":2,"view":{"1_1":"Authenticated",...},
+//	 "udp_port":7443}                                           first, both ways (udp_port: we take liveness datagrams there)
+//	{"type":"heartbeat"}                                        every Heartbeat the session sent nothing else, until udp-ok
+//	{"type":"udp-ok"}                                           once: "your liveness datagrams reach me"
+//	{"type":"view","view":{...}}                                on change (at most every 2 s), on the first tick and every 30 s
 //	{"type":"cert","pem":"-----BEGIN CERTIFICATE-----..."}      after our certificate was renewed
 //	{"type":"have","keys":["<22 chars>",...]}                  after hello (version 2): the records we hold
 //	{"type":"records","records":[{record},...]}                 what the other side lacked, or a new record relayed
@@ -50,8 +52,10 @@
 // # Failure detection
 //
 // Silence for DeadAfter closes a session (Unreachable, "no heartbeat ...").
-// Sockets set TCP_NODELAY, TCP_USER_TIMEOUT (2 s) and a 1 s keepalive, so
-// the kernel gives up on a dead link in seconds too. Reconnection backs off
+// Evidence of life is any frame, or an authentic liveness datagram
+// (livewire.go: BFD-style, keyed from the TLS exporter, sent and drained by
+// one manager-wide tick every Heartbeat, tick.go). Sockets set TCP_NODELAY,
+// TCP_USER_TIMEOUT (2 s) and a 5 s keepalive as a backstop. Reconnection backs off
 // exponentially from 100 ms to 2 s with ±20% jitter (10 s after a trust
 // refusal, which does not heal by itself); a session that lasted resets it.
 package peers

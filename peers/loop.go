@@ -131,7 +131,9 @@ func (m *Manager) dialer(p *peer) *net.Dialer {
 
 // keepAlive backs the heartbeats up at the TCP level (DESIGN §7: Go's
 // defaults notice a dead link after minutes).
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: 500 * time.Millisecond, Count: 3}
+// Liveness itself is the heartbeats' and datagrams' job: keepalive probes
+// on thousands of otherwise idle sessions would cost more than they tell.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: time.Second, Count: 3}
 
 func (m *Manager) dialFailure(p *peer, err error) {
 	why := unwrapOp(err).Error()
@@ -158,7 +160,7 @@ func (m *Manager) connect(ctx context.Context, p *peer) outcome {
 	tuneConn(raw)
 	hs := &handshake{dialed: p}
 	tc := tls.Client(raw, m.clientTLS(hs))
-	tc.SetDeadline(time.Now().Add(m.cfg.DeadAfter))
+	tc.SetDeadline(time.Now().Add(m.setupTimeout()))
 	err = tc.HandshakeContext(ctx)
 	m.release()
 	if err != nil {
@@ -232,6 +234,7 @@ func (m *Manager) listen(ctx context.Context, wg *sync.WaitGroup, a netip.AddrPo
 		ln, err := lc.Listen(ctx, "tcp", a.String())
 		if err == nil {
 			m.logf("peers: listening on %s", a)
+			m.openUDP(netip.AddrPortFrom(a.Addr(), uint16(ln.Addr().(*net.TCPAddr).Port)))
 			m.accept(ctx, wg, ln)
 			return
 		}
@@ -263,7 +266,7 @@ func (m *Manager) serve(ctx context.Context, raw net.Conn) {
 	tuneConn(raw)
 	hs := &handshake{}
 	tc := tls.Server(raw, m.serverTLS(hs))
-	tc.SetDeadline(time.Now().Add(m.cfg.DeadAfter))
+	tc.SetDeadline(time.Now().Add(m.setupTimeout()))
 	err := tc.HandshakeContext(ctx)
 	release()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orchd/orchd/identity"
@@ -47,10 +48,12 @@ type Config struct {
 	Peers []PeerSpec
 	// Listen lists where sessions are accepted.
 	Listen []netip.AddrPort
-	// Heartbeat is the interval between heartbeats (default 500ms).
+	// Heartbeat is the interval between liveness datagrams, or TLS
+	// heartbeats where datagrams do not pass, and of the manager's tick
+	// (default 100ms).
 	Heartbeat time.Duration
 	// DeadAfter closes a session that sent nothing for that long
-	// (default 2s: a silently dead peer is Unreachable within 3 s).
+	// (default 600ms: a silently dead peer is Unreachable within 1 s).
 	DeadAfter time.Duration
 	Logf      func(format string, args ...any)
 	// OnChange is called, from one goroutine and coalesced, after any
@@ -75,8 +78,8 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultHeartbeat = 500 * time.Millisecond
-	DefaultDeadAfter = 2 * time.Second
+	DefaultHeartbeat = 100 * time.Millisecond
+	DefaultDeadAfter = 600 * time.Millisecond
 
 	dialTimeout    = time.Second
 	userTimeout    = 2 * time.Second
@@ -100,8 +103,13 @@ type Manager struct {
 	limiter logLimiter
 	adm     admission // incoming handshakes (admission.go)
 
+	// testMuteUDP stops our liveness datagrams (a test's silent death).
+	testMuteUDP atomic.Bool
+
 	mu       sync.Mutex
 	peers    map[identity.ID]*peer
+	liveTags map[liveTag]*session // attached sessions with datagrams
+	udpSocks []*udpSock           // copied on write
 	order    []*peer
 	linkDown map[string]bool
 	running  bool
@@ -152,6 +160,7 @@ func New(cfg Config) *Manager {
 		notify:   make(chan struct{}, 1),
 		peers:    map[identity.ID]*peer{},
 		linkDown: map[string]bool{},
+		liveTags: map[liveTag]*session{},
 	}
 	m.self = cfg.Self().ID
 	for _, spec := range cfg.Peers {
@@ -250,6 +259,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Unlock()
 
 	wg.Go(func() { m.notifier(ctx) })
+	wg.Go(func() { m.ticker(ctx) })
 	for _, a := range m.cfg.Listen {
 		wg.Go(func() { m.listen(ctx, &wg, a) })
 	}
@@ -264,6 +274,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	wg.Wait()
+	m.mu.Lock()
+	for _, u := range m.udpSocks {
+		u.close()
+	}
+	m.udpSocks = nil
+	m.mu.Unlock()
 	return nil
 }
 

@@ -2,7 +2,6 @@ package peers
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -11,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -33,7 +33,23 @@ type session struct {
 
 	out       chan outFrame // encoded frames (revocation notices)
 	viewDirty chan struct{} // our view changed
+	poke      chan struct{} // the tick left work in pending
+	pending   atomic.Uint32 // want* bits for the writer
 	done      chan struct{}
+
+	// Liveness, judged by the manager's tick (tick.go): lastHeard is the
+	// last frame or datagram from the peer, lastSent our last TLS write,
+	// lastView our last view frame (UnixNano each).
+	lastHeard, lastSent, lastView atomic.Int64
+	sentCert                      atomic.Pointer[x509.Certificate]
+	// Liveness datagrams (livewire.go); live is nil when the peer did not
+	// offer them, and then TLS heartbeats carry liveness. live is used
+	// only by the tick goroutine once the session is attached.
+	live   *liveKeys
+	udp    *udpSock
+	udpTo  netip.AddrPort
+	udpIn  atomic.Bool // the peer's datagrams reach us (and we said so)
+	udpOut atomic.Bool // ours reach the peer: TLS heartbeats are not needed
 
 	closeOnce sync.Once
 	quiet     atomic.Bool // closed by the manager, which set the status itself
@@ -56,6 +72,23 @@ func (s *session) send(frame []byte) chan struct{} {
 		return f.written
 	default:
 		return nil
+	}
+}
+
+// Work the tick asks of the writer.
+const (
+	wantHeartbeat uint32 = 1 << iota
+	wantView
+	wantCert
+	wantUDPOK
+)
+
+// want hands the writer work without blocking the caller.
+func (s *session) want(w uint32) {
+	s.pending.Or(w)
+	select {
+	case s.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -105,22 +138,28 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 	port := p.spec.Port
 	s := &session{
 		m: m, p: p, conn: conn, hs: hs, dialedByLower: dialedByLower, byLoop: byLoop, peerKey: pub,
-		out: make(chan outFrame, sessionOutSize), viewDirty: make(chan struct{}, 1), done: make(chan struct{}),
+		out: make(chan outFrame, sessionOutSize), viewDirty: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	stop := context.AfterFunc(ctx, func() { s.close(nil, true) })
 	defer stop()
 
+	local, remote := addrOf(conn.LocalAddr()), addrOf(conn.RemoteAddr())
+	udp := m.udpFor(local)
+	udpPort := 0
+	if udp != nil {
+		udpPort = int(udp.local.Port())
+	}
 	m.mu.Lock()
-	hello, err := appendFrame(nil, &wireHello{Type: typeHello, From: m.self.String(), Version: protocolVersion, View: m.viewLocked()})
+	hello, err := appendFrame(nil, &wireHello{Type: typeHello, From: m.self.String(), Version: protocolVersion, View: m.viewLocked(), UDPPort: udpPort})
 	m.mu.Unlock()
 	if err == nil {
-		conn.SetWriteDeadline(time.Now().Add(m.cfg.DeadAfter))
+		conn.SetWriteDeadline(time.Now().Add(m.setupTimeout()))
 		_, err = conn.Write(hello)
 	}
 	br := bufio.NewReader(conn)
 	var body []byte
 	if err == nil {
-		conn.SetReadDeadline(time.Now().Add(m.cfg.DeadAfter))
+		conn.SetReadDeadline(time.Now().Add(m.setupTimeout()))
 		body, err = readFrame(br)
 	}
 	if err != nil {
@@ -141,7 +180,7 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 			err = protof("expected hello first, got %s", msg.msgType())
 		} else if h.From != p.spec.ID {
 			err = protof("hello from %s on a session authenticated as %s", h.From, p.spec.ID)
-		} else if !m.attach(s, hs, h) {
+		} else if s.setupLiveness(udp, remote, h.UDPPort); !m.attach(s, hs, h) {
 			s.close(nil, true)
 			return false, false
 		}
@@ -153,6 +192,7 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 		return false, false
 	}
 
+	conn.SetDeadline(time.Time{})
 	var wg sync.WaitGroup
 	wg.Go(s.writer)
 	err = s.reader(br)
@@ -192,6 +232,16 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 		p.view = h.View
 	}
 	p.revokedAt = time.Time{}
+	now := time.Now().UnixNano()
+	s.lastHeard.Store(now)
+	s.lastSent.Store(now)
+	s.sentCert.Store(hs.local)
+	// The first tick repeats the hello's view: one sent while the peer was
+	// still attaching the session may have been dropped.
+	s.pending.Store(wantView)
+	if s.live != nil {
+		m.liveTags[s.live.tag] = s
+	}
 	if h.Version >= 2 {
 		// Each side says which records it holds; the other answers with
 		// what is missing (DESIGN §5.5).
@@ -205,10 +255,34 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 	return true
 }
 
+// setupLiveness prepares liveness datagrams when the peer offered them
+// (udpPort) and we have a socket on the session's local address.
+func (s *session) setupLiveness(udp *udpSock, remote netip.Addr, udpPort int) {
+	if udp == nil || udpPort <= 0 || !remote.IsValid() {
+		return
+	}
+	k, err := deriveLiveKeys(s.conn.ConnectionState(), identity.Less(s.m.self, s.p.spec.ID))
+	if err != nil {
+		s.m.logf("peers: %s: %v; TLS heartbeats only", s.p.spec.ID, err)
+		return
+	}
+	s.live, s.udp, s.udpTo = k, udp, netip.AddrPortFrom(remote, uint16(udpPort))
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // ended records why an attached session ended, unless the manager closed it.
 func (m *Manager) ended(s *session) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if s.live != nil && m.liveTags[s.live.tag] == s {
+		delete(m.liveTags, s.live.tag)
+	}
 	p := s.p
 	if p.sess != s {
 		return
@@ -239,68 +313,67 @@ func (m *Manager) ended(s *session) {
 // minViewInterval spaces view frames on one session.
 const minViewInterval = 100 * time.Millisecond
 
-// heartbeatFrame is constant; encoded once.
-var heartbeatFrame, _ = appendFrame(nil, &wireHeartbeat{Type: typeHeartbeat})
+// Constant frames, encoded once.
+var (
+	heartbeatFrame, _ = appendFrame(nil, &wireHeartbeat{Type: typeHeartbeat})
+	udpOKFrame, _     = appendFrame(nil, &wireUDPOK{Type: typeUDPOK})
+)
 
-// writer sends heartbeats, views (on change and every viewEvery
-// heartbeats), renewed certificates and queued notices.
+// writer sends what the session has to say: views on change, queued
+// notices, and what the manager's tick asks for (a heartbeat when the
+// session sent nothing else and liveness datagrams do not reach the peer,
+// a renewed certificate, a delayed view). It has no timer of its own.
 func (s *session) writer() {
 	m := s.m
-	tick := time.NewTicker(m.cfg.Heartbeat)
-	defer tick.Stop()
-	s.hs.mu.Lock()
-	sentCert := s.hs.local
-	s.hs.mu.Unlock()
 	var buf []byte
-	var lastView time.Time
-	viewPending := false
-	ticks := 0
 	for {
 		buf = buf[:0]
 		var written chan struct{}
 		select {
 		case <-s.done:
 			return
-		case <-tick.C:
-			ticks++
-			buf = append(buf, heartbeatFrame...)
-			// The first tick repeats the hello's view: one sent while the
-			// peer was still attaching the session may have been dropped.
-			if ticks%viewEvery == 0 || viewPending || ticks == 1 {
-				if ticks%viewEvery == 0 && m.expire(s) {
-					return
-				}
+		case <-s.poke:
+			w := s.pending.Swap(0)
+			if w&wantView != 0 {
 				buf = s.appendView(buf)
-				lastView, viewPending = time.Now(), false
 			}
-			if cur := m.cfg.Self(); sentCert == nil {
-				sentCert = cur.Cert
-			} else if cur.Cert != sentCert && !bytes.Equal(cur.Cert.Raw, sentCert.Raw) {
-				var err error
-				if buf, err = appendFrame(buf, &wireCert{Type: typeCert, PEM: string(cur.CertPEM)}); err != nil {
-					m.logf("peers: %v", err)
+			if w&wantCert != 0 {
+				if cur := m.cfg.Self(); cur != nil && cur.Cert != nil && cur.Cert != s.sentCert.Load() {
+					var err error
+					if buf, err = appendFrame(buf, &wireCert{Type: typeCert, PEM: string(cur.CertPEM)}); err != nil {
+						m.logf("peers: %v", err)
+					}
+					s.sentCert.Store(cur.Cert)
 				}
-				sentCert = cur.Cert
+			}
+			if w&wantUDPOK != 0 {
+				buf = append(buf, udpOKFrame...)
+			}
+			if w&wantHeartbeat != 0 && len(buf) == 0 {
+				buf = append(buf, heartbeatFrame...)
 			}
 		case <-s.viewDirty:
 			// During a storm of changes (a large mesh converging) one
-			// view per minViewInterval is enough; the next heartbeat
-			// carries the latest.
-			if time.Since(lastView) < minViewInterval {
-				viewPending = true
+			// view per minViewInterval is enough; the tick sends the
+			// latest later.
+			if time.Since(time.Unix(0, s.lastView.Load())) < minViewInterval {
+				s.pending.Or(wantView)
 				continue
 			}
 			buf = s.appendView(buf)
-			lastView = time.Now()
 		case f := <-s.out:
 			buf = append(buf, f.b...)
 			written = f.written
+		}
+		if len(buf) == 0 {
+			continue
 		}
 		s.conn.SetWriteDeadline(time.Now().Add(m.cfg.DeadAfter))
 		if _, err := s.conn.Write(buf); err != nil {
 			s.close(err, false)
 			return
 		}
+		s.lastSent.Store(time.Now().UnixNano())
 		if written != nil {
 			close(written)
 		}
@@ -326,6 +399,7 @@ func (m *Manager) expire(s *session) bool {
 }
 
 func (s *session) appendView(buf []byte) []byte {
+	s.lastView.Store(time.Now().UnixNano())
 	s.m.mu.Lock()
 	v := s.m.viewLocked()
 	s.m.mu.Unlock()
@@ -337,22 +411,24 @@ func (s *session) appendView(buf []byte) []byte {
 	return out
 }
 
-// reader handles the peer's frames until the session fails. Silence for
-// DeadAfter is a failure: heartbeats are the only way to notice a dead peer
-// in seconds (DESIGN §7).
+// reader handles the peer's frames until the session fails. Every frame is
+// evidence of life; silence is judged by the manager's tick (tick.go), which
+// closes the session and so ends this read.
 func (s *session) reader(br *bufio.Reader) error {
 	for {
-		s.conn.SetReadDeadline(time.Now().Add(s.m.cfg.DeadAfter))
 		body, err := readFrame(br)
 		if err != nil {
 			return err
 		}
+		s.lastHeard.Store(time.Now().UnixNano())
 		msg, err := decodeMessage(body)
 		if err != nil {
 			return err
 		}
 		switch msg := msg.(type) {
 		case *heartbeatMsg:
+		case *udpOKMsg:
+			s.udpOut.Store(true)
 		case *viewMsg:
 			s.m.setView(s, msg.View)
 		case *certMsg:

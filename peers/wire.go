@@ -37,6 +37,10 @@ const (
 	typeCert      = "cert"
 	typeHave      = "have"
 	typeRecords   = "records"
+	// typeUDPOK says "your liveness datagrams reach me": the sender of
+	// the datagrams may stop TLS heartbeats. Sent only to a peer whose
+	// hello offered datagrams (udp_port), which therefore knows it.
+	typeUDPOK = "udp-ok"
 )
 
 // protoError marks a peer that broke the protocol, as opposed to a network
@@ -94,6 +98,12 @@ type (
 		From    string            `json:"from"`
 		Version int               `json:"version"`
 		View    map[string]string `json:"view"`
+		// UDPPort offers liveness datagrams (livewire.go) on this UDP
+		// port of the session's address; absent: TLS heartbeats only.
+		UDPPort int `json:"udp_port,omitempty"`
+	}
+	wireUDPOK struct {
+		Type string `json:"type"`
 	}
 	wireHeartbeat struct {
 		Type string `json:"type"`
@@ -124,7 +134,9 @@ type (
 		From    identity.ID
 		Version int
 		View    map[string]string
+		UDPPort int
 	}
+	udpOKMsg     struct{}
 	heartbeatMsg struct{}
 	viewMsg      struct{ View map[string]string }
 	certMsg      struct {
@@ -137,6 +149,7 @@ type (
 
 func (*helloMsg) msgType() string     { return typeHello }
 func (*heartbeatMsg) msgType() string { return typeHeartbeat }
+func (*udpOKMsg) msgType() string     { return typeUDPOK }
 func (*viewMsg) msgType() string      { return typeView }
 func (*certMsg) msgType() string      { return typeCert }
 func (*haveMsg) msgType() string      { return typeHave }
@@ -153,6 +166,8 @@ func decodeMessage(b []byte) (message, error) {
 		return decodeHello(b)
 	case typeHeartbeat:
 		return &heartbeatMsg{}, nil
+	case typeUDPOK:
+		return &udpOKMsg{}, nil
 	case typeView:
 		return decodeView(b)
 	case typeCert:
@@ -198,7 +213,10 @@ func decodeHello(b []byte) (*helloMsg, error) {
 	if err != nil {
 		return nil, protof("hello: %v", err)
 	}
-	return &helloMsg{From: from, Version: w.Version, View: view}, nil
+	if w.UDPPort < 0 || w.UDPPort > 65535 {
+		return nil, protof("hello: udp_port %d is not a port number (0-65535)", w.UDPPort)
+	}
+	return &helloMsg{From: from, Version: w.Version, View: view, UDPPort: w.UDPPort}, nil
 }
 
 func decodeView(b []byte) (*viewMsg, error) {

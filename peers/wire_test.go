@@ -193,7 +193,7 @@ func FuzzReadFrame(f *testing.F) {
 }
 
 func FuzzDecodeMessage(f *testing.F) {
-	for _, s := range []string{`{"type":"heartbeat"}`, `{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Unknown"}}`, `{"type":"view","view":{}}`, `{"type":"cert","pem":""}`, `{"type":"x"}`, `[]`, `null`} {
+	for _, s := range []string{`{"type":"heartbeat"}`, `{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Unknown"}}`, `{"type":"view","view":{}}`, `{"type":"cert","pem":""}`, `{"type":"udp-ok"}`, `{"type":"x"}`, `[]`, `null`} {
 		f.Add([]byte(s))
 	}
 	f.Add(validRecords())
@@ -209,12 +209,14 @@ func FuzzDecodeMessage(f *testing.F) {
 func FuzzDecodeHello(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","from":"1_2","version":1,"view":{"1_1":"Authenticated"}}`))
 	f.Add([]byte(`{"type":"hello","from":"254_254","version":2}`))
+	f.Add([]byte(`{"type":"hello","from":"1_2","version":1,"view":{},"udp_port":7443}`))
+	f.Add([]byte(`{"type":"hello","from":"1_2","version":1,"udp_port":70000}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := decodeHello(b)
 		if err != nil {
 			return
 		}
-		again, err := decodeHello(body(frame(t, &wireHello{Type: typeHello, From: h.From.String(), Version: h.Version, View: h.View})))
+		again, err := decodeHello(body(frame(t, &wireHello{Type: typeHello, From: h.From.String(), Version: h.Version, View: h.View, UDPPort: h.UDPPort})))
 		if err != nil || !reflect.DeepEqual(again, h) {
 			t.Fatalf("round trip: %+v vs %+v (%v)", again, h, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -78,8 +79,11 @@ type Peer struct {
 type Daemon struct {
 	PID       int       `json:"pid"`
 	StartedAt time.Time `json:"started_at"`
+	// UpdatedAt is when the content was last written; without a change the
+	// daemon only touches the file (its mtime) every RefreshSeconds.
 	UpdatedAt time.Time `json:"updated_at"`
-	// RefreshSeconds is how often the daemon rewrites the file at the latest.
+	// RefreshSeconds is how often the daemon rewrites or touches the file
+	// at the latest.
 	RefreshSeconds float64 `json:"refresh_seconds"`
 	// ConfigState is "saved" or "unsaved" (running config vs saved).
 	ConfigState string `json:"config_state,omitempty"`
@@ -117,12 +121,19 @@ func Write(path string, f *File) error {
 // ErrMissing means there is no state file: the daemon never ran under this root.
 var ErrMissing = errors.New("state file missing")
 
-// Read loads the state file and fills StateAgeSeconds relative to now.
+// Read loads the state file and fills StateAgeSeconds relative to now: the
+// age of the newer of updated_at and the file's modification time (the
+// daemon touches an unchanged file instead of rewriting it).
 func Read(path string, now time.Time) (*File, error) {
-	b, err := os.ReadFile(path)
+	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s does not exist (is clishd running? start it with: clishd run)", ErrMissing, path)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(fh)
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w", err)
 	}
@@ -130,7 +141,12 @@ func Read(path string, now time.Time) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	f.StateAgeSeconds = now.Sub(f.Daemon.UpdatedAt).Seconds()
+	confirmed := f.Daemon.UpdatedAt
+	// A modification time in the reader's future proves nothing.
+	if fi, err := fh.Stat(); err == nil && fi.ModTime().After(confirmed) && !fi.ModTime().After(now) {
+		confirmed = fi.ModTime()
+	}
+	f.StateAgeSeconds = now.Sub(confirmed).Seconds()
 	return f, nil
 }
 

@@ -56,3 +56,38 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) { Decode(b) })
 }
+
+// TestTouchKeepsFresh: the daemon touches an unchanged file instead of
+// rewriting it; readers count the touch, but not a time in their future.
+func TestTouchKeepsFresh(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	now := time.Now()
+	written := now.Add(-10 * time.Second)
+	f := &File{Orchestrator: Orchestrator{ID: "1_1", Site: 1, Member: 1},
+		Daemon: Daemon{PID: os.Getpid(), UpdatedAt: written, RefreshSeconds: 1}}
+	if err := Write(p, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		touched time.Time
+		wantAge time.Duration
+	}{
+		{"untouched since the write", written, 10 * time.Second},
+		{"touched 200ms ago", now.Add(-200 * time.Millisecond), 200 * time.Millisecond},
+		{"touched in the reader's future", now.Add(time.Hour), 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.Chtimes(p, tc.touched, tc.touched); err != nil {
+				t.Fatal(err)
+			}
+			g, err := Read(p, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Duration(g.StateAgeSeconds * float64(time.Second)); got < tc.wantAge-10*time.Millisecond || got > tc.wantAge+10*time.Millisecond {
+				t.Errorf("age %v, want %v", got, tc.wantAge)
+			}
+		})
+	}
+}

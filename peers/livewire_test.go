@@ -1,0 +1,125 @@
+package peers
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/orchd/orchd/state"
+)
+
+// livePair returns the two ends' keys, as deriveLiveKeys would make them
+// from one exporter secret.
+func livePair() (lower, higher *liveKeys) {
+	lo, hi := bytes.Repeat([]byte{1}, liveKeyLen), bytes.Repeat([]byte{2}, liveKeyLen)
+	tag := liveTag{9, 8, 7, 6, 5, 4, 3, 2}
+	lower = &liveKeys{tag: tag, send: hmac.New(sha256.New, lo), recv: hmac.New(sha256.New, hi)}
+	higher = &liveKeys{tag: tag, send: hmac.New(sha256.New, hi), recv: hmac.New(sha256.New, lo)}
+	return lower, higher
+}
+
+func TestLiveDatagram(t *testing.T) {
+	lower, higher := livePair()
+	first := lower.appendDatagram(nil)
+	if len(first) != livePktLen {
+		t.Fatalf("datagram of %d bytes, want %d", len(first), livePktLen)
+	}
+	second := lower.appendDatagram(nil)
+	flipped := bytes.Clone(second)
+	flipped[len(liveMagic)+liveTagLen+7] ^= 1 // the counter
+	badMAC := bytes.Clone(second)
+	badMAC[len(badMAC)-1] ^= 1
+	own := higher.appendDatagram(nil)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"first", first, true},
+		{"replayed", first, false},
+		{"counter altered", flipped, false},
+		{"MAC altered", badMAC, false},
+		{"second", second, true},
+		{"older after newer", first, false},
+		{"our own, reflected", own, false},
+	} {
+		d, err := parseDatagram(tc.b)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := higher.accept(d); got != tc.want {
+			t.Errorf("%s: accepted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, b := range [][]byte{nil, first[:livePktLen-1], append(bytes.Clone(first), 0), append([]byte("XLV1"), first[4:]...)} {
+		if _, err := parseDatagram(b); err == nil {
+			t.Errorf("parsed %q", b)
+		}
+	}
+}
+
+func FuzzParseDatagram(f *testing.F) {
+	lower, _ := livePair()
+	f.Add(lower.appendDatagram(nil))
+	f.Add([]byte(liveMagic))
+	f.Add(make([]byte, livePktLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, higher := livePair()
+		d, err := parseDatagram(b)
+		if err != nil {
+			return
+		}
+		if len(d.signed)+len(d.mac) != livePktLen {
+			t.Fatalf("parsed %d+%d bytes", len(d.signed), len(d.mac))
+		}
+		// Nothing but the lower side's key makes an authentic datagram.
+		if higher.accept(d) {
+			lower, _ := livePair()
+			lower.sendCtr = d.counter - 1
+			if !bytes.Equal(lower.appendDatagram(nil), b) {
+				t.Fatalf("accepted a datagram the key did not make: %x", b)
+			}
+		}
+	})
+}
+
+// TestLivenessDatagrams: on a direct path the sessions switch to
+// datagrams (no TLS heartbeats), and a peer whose datagrams stop is
+// Unreachable within DeadAfter, while its TCP session is still open.
+func TestLivenessDatagrams(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	ms.pinAll()
+	ms.startAll()
+	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+	sess := func(a, b string) *session {
+		m := ms.m(a)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.peers[mustID(b)].sess
+	}
+	waitFor(t, 3*time.Second, "datagrams in both directions", func() (bool, string) {
+		s1, s2 := sess("1_1", "1_2"), sess("1_2", "1_1")
+		return s1 != nil && s2 != nil && s1.udpOut.Load() && s2.udpOut.Load(), "a session still sends TLS heartbeats"
+	})
+	s := sess("1_1", "1_2")
+	sent := s.lastSent.Load()
+	time.Sleep(4 * testHeartbeat)
+	if s.lastSent.Load() != sent {
+		t.Errorf("1_1 still writes to 1_2's TLS session with datagrams flowing")
+	}
+	if p := peerOf(ms.m("1_1"), "1_2"); p.Status != state.Authenticated {
+		t.Fatalf("1_2 is %s on datagrams alone: %s", p.Status, p.Reason)
+	}
+
+	ms.m("1_2").testMuteUDP.Store(true)
+	start := time.Now()
+	ms.waitStatus("1_1", "1_2", state.Unreachable, "no heartbeat from 1_2 for 800ms over internal sync", testDeadAfter+time.Second)
+	if d := time.Since(start); d < testDeadAfter/2 {
+		t.Errorf("declared dead after %s, before DeadAfter", d)
+	}
+	// The next session starts on TLS heartbeats, which 1_2 still sends.
+	waitFor(t, 6*time.Second, "Authenticated again", ms.allAuthenticated)
+}

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package peers
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// udpSock is unsupported here: sessions keep TLS heartbeats.
+type udpSock struct{ local netip.AddrPort }
+
+func listenUDP(netip.AddrPort) (*udpSock, error) {
+	return nil, errors.New("liveness datagrams are supported on Linux only")
+}
+
+func (*udpSock) send([]byte, netip.AddrPort) error { return errors.ErrUnsupported }
+
+func (*udpSock) recv([]byte) (int, bool, error) { return 0, false, nil }
+
+func (*udpSock) close() {}
