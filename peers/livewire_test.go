@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +124,70 @@ func TestLivenessDatagrams(t *testing.T) {
 	}
 	// The next session starts on TLS heartbeats, which 1_2 still sends.
 	waitFor(t, 6*time.Second, "Authenticated again", ms.allAuthenticated)
+}
+
+// TestEarlyRefusal: once a full handshake showed what an unpinned peer
+// presents, its next attempts are refused at the ClientHello.
+func TestEarlyRefusal(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	ms.pin("1_1", "1_2") // 1_2 does not trust 1_1
+	ms.startAll()
+	ms.waitStatus("1_2", "1_1", state.Untrusted, "no trust established with 1_1 (presented SHA256:", 5*time.Second)
+	m2 := ms.m("1_2")
+	for _, tc := range []struct {
+		name string
+		sni  string
+		want error
+	}{
+		{"unpinned peer", sniName(mustID("1_1")), errEarlyRefusal},
+		{"no name", "", nil},
+		{"not an orchestrator", "example.com", nil},
+		{"unexpected ID", sniName(mustID("9_9")), nil},
+	} {
+		if _, err := m2.earlyRefusal(&tls.ClientHelloInfo{ServerName: tc.sni}); err != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// A real client is refused before the server's certificate.
+	m1 := ms.m("1_1")
+	p := m1.peers[mustID("1_2")]
+	c, err := tls.Dial("tcp", ms.nodes["1_2"].addr.String(), m1.clientTLS(&handshake{dialed: p}))
+	if err == nil {
+		c.Close()
+		t.Fatal("handshake of an unpinned peer succeeded")
+	}
+	if !strings.Contains(err.Error(), "internal error") {
+		t.Errorf("refusal: %v, want an internal_error alert at the ClientHello", err)
+	}
+	// Once trusted, it is not refused any more.
+	ms.pin("1_2", "1_1")
+	if _, err := m2.earlyRefusal(&tls.ClientHelloInfo{ServerName: sniName(mustID("1_1"))}); err != nil {
+		t.Errorf("pinned peer refused early: %v", err)
+	}
+}
+
+func TestSNIName(t *testing.T) {
+	for _, s := range []string{"1_1", "254_254", "12_3"} {
+		id := mustID(s)
+		if got, ok := sniID(sniName(id)); !ok || got != id {
+			t.Errorf("%s: %q → %v %v", s, sniName(id), got, ok)
+		}
+	}
+	for _, s := range []string{"", "o", "1-1", "ox-1", "o1-1-1", "o0-1"} {
+		if id, ok := sniID(s); ok {
+			t.Errorf("%q parsed as %v", s, id)
+		}
+	}
+}
+
+func FuzzSNIName(f *testing.F) {
+	for _, s := range []string{"o1-2", "o254-254", "", "o-", "o1_2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if id, ok := sniID(s); ok && sniName(id) != s {
+			t.Fatalf("%q parsed as %v, which names itself %q", s, id, sniName(id))
+		}
+	})
 }

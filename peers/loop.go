@@ -18,10 +18,11 @@ import (
 
 // backoff paces reconnection: exponential from backoffStart with ±20%
 // jitter (so restarted meshes do not dial in lockstep), capped at
-// backoffCap after network failures and at refusedCap after a trust
+// backoffCap after network failures; refusedCap at once after a trust
 // refusal — a refusal does not heal by itself, and Reconcile (on either
-// side) dials at once when trust changes, so slow retries there only save
-// handshakes (~0.5 ms CPU each, DESIGN §7).
+// side) dials at once when trust changes, so retries there only cost
+// handshakes (~0.5 ms CPU each, DESIGN §7): O(N²) of them in a 64-node
+// mesh while the pins of a trust command propagate.
 type backoff struct{ next time.Duration }
 
 func (b *backoff) reset() { b.next = 0 }
@@ -67,6 +68,7 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 		}
 		m.mu.Lock()
 		down, live, nudge := m.linkDown[p.spec.Port], p.sess != nil, p.nudge
+		refused := p.status == state.Untrusted
 		if p.fresh {
 			bo.reset()
 			p.fresh = false
@@ -84,9 +86,15 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 			continue
 		}
 		var out outcome
-		if p.dialer || nudge {
+		switch {
+		case p.dialer || nudge:
 			out = m.connect(ctx, p)
-		} else {
+		case refused:
+			// We refused it, or it refused us: it is reachable, and
+			// only a pin change (which kicks us) heals that. A probe
+			// would tell nothing new.
+			out = outRefused
+		default:
 			out = m.probe(ctx, p)
 		}
 		if ctx.Err() != nil {
@@ -98,6 +106,9 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 			bo.reset()
 			d = bo.delay(backoffCap)
 		case outRefused:
+			// No ramp: a refusal heals only by a pin change, and then
+			// the side whose pin changed dials at once (Reconcile).
+			bo.next = refusedCap
 			d = bo.delay(refusedCap)
 		case outNetwork, outProbed:
 			d = bo.delay(backoffCap)

@@ -86,7 +86,7 @@ const (
 	maxParallel    = 16
 	backoffStart   = 100 * time.Millisecond
 	backoffCap     = 2 * time.Second
-	refusedCap     = 10 * time.Second // see backoff in loop.go
+	refusedCap     = 30 * time.Second // see backoff in loop.go
 	viewEvery      = 4                // heartbeats between piggybacked views
 	sessionOutSize = 16
 )
@@ -133,6 +133,7 @@ type peer struct {
 	pinned    bool      // a pin existed at the last look (New or Reconcile)
 	revokedAt time.Time // when Reconcile saw the pin disappear
 	nudge     bool      // higher side: dial once (newly trusted)
+	refusedIn time.Time // when we last refused its session (it backs off)
 	fresh     bool      // reset the backoff (link up, newly trusted)
 	kick      chan struct{}
 	stop      context.CancelFunc // ends the peer's loop (removed from the mesh)
@@ -484,7 +485,11 @@ func (m *Manager) Reconcile() {
 			continue
 		}
 		if ok && (newly || p.status == state.Untrusted) {
-			p.nudge = !p.dialer
+			// A lower side that newly trusts us dials by itself; dial it
+			// only when it is backing off from our refusal. Otherwise
+			// both sides of every pair would handshake during a trust
+			// storm, and one of the two sessions be thrown away.
+			p.nudge = !p.dialer && (!newly || now.Sub(p.refusedIn) < refusedCap+refusedCap/4)
 			p.kickLoop(true)
 		}
 	}

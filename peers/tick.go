@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/netip"
+	"runtime"
 	"time"
 )
 
@@ -30,21 +31,31 @@ func (silenceError) Temporary() bool { return true }
 // writers what is due: a TLS heartbeat only where datagrams do not reach
 // the peer and the session sent nothing else, delayed views, renewed
 // certificates.
+//
+// It runs on its own OS thread, prioritised when allowed and sleeping in the
+// kernel, so that a machine saturated by other work delays it least.
 func (m *Manager) ticker(ctx context.Context) {
-	t := time.NewTicker(m.cfg.Heartbeat)
-	defer t.Stop()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if !prioritiseThread() {
+		m.logf("peers: liveness tick at normal priority (not permitted to raise it)")
+	}
 	buf := make([]byte, 512)
 	var pkt []byte
 	var sessions []*session
 	last := time.Now()
+	next := last
 	perSecond := max(1, int(time.Second/m.cfg.Heartbeat))
 	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
+		next = next.Add(m.cfg.Heartbeat)
+		sleepUntil(next)
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 		now := time.Now()
+		if now.Sub(next) > m.cfg.Heartbeat {
+			next = now // fell behind (stopped, starved): do not catch up in a burst
+		}
 		// A tick this late means this process did not run (stopped, or
 		// starved of CPU): what it heard meanwhile is still queued, so
 		// judge nobody on this tick.

@@ -59,6 +59,7 @@ func (m *Manager) baseTLS(h *handshake) *tls.Config {
 func (m *Manager) clientTLS(h *handshake) *tls.Config {
 	c := m.baseTLS(h)
 	c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return m.localCert(h) }
+	c.ServerName = sniName(m.self)
 	return c
 }
 
@@ -66,7 +67,54 @@ func (m *Manager) serverTLS(h *handshake) *tls.Config {
 	c := m.baseTLS(h)
 	c.ClientAuth = tls.RequireAnyClientCert
 	c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return m.localCert(h) }
+	c.GetConfigForClient = m.earlyRefusal
 	return c
+}
+
+// The client names itself in the server name indication ("o1-2" for 1_2),
+// so that the server can refuse a peer it has no pin for at the
+// ClientHello, before any key exchange or signature: while the pins of a
+// trust command propagate through a large mesh, about half the pairs dial
+// before the other side trusts them. The name is a claim, not an identity:
+// it can only make the server refuse early, never accept (verify decides).
+func sniName(id identity.ID) string {
+	return "o" + strings.ReplaceAll(id.String(), "_", "-")
+}
+
+func sniID(name string) (identity.ID, bool) {
+	rest, ok := strings.CutPrefix(name, "o")
+	if !ok {
+		return identity.ID{}, false
+	}
+	id, err := identity.ParseID(strings.ReplaceAll(rest, "-", "_"))
+	// Only the canonical spelling: one name per orchestrator.
+	return id, err == nil && sniName(id) == name
+}
+
+// errEarlyRefusal ends a handshake at the ClientHello (the client sees an
+// internal_error alert, which crypto/tls sends for it).
+var errEarlyRefusal = errors.New("no pin for the orchestrator named in the ClientHello")
+
+// earlyRefusal refuses, at the ClientHello, an expected peer we have no pin
+// for — once a full handshake has shown us what key it presents, so its
+// status still names that key.
+func (m *Manager) earlyRefusal(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+	id, ok := sniID(chi.ServerName)
+	if !ok {
+		return nil, nil
+	}
+	if _, pinned := m.cfg.Trust.Pin(id); pinned {
+		return nil, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.peers[id]
+	if p == nil || p.fp == "" || p.sess != nil {
+		return nil, nil
+	}
+	p.refusedIn = m.now()
+	m.setStatus(p, state.Untrusted, m.noPinReason(p, p.fp))
+	return nil, errEarlyRefusal
 }
 
 // localCert builds the certificate to present from Self() on every
@@ -98,6 +146,11 @@ func (m *Manager) verify(h *handshake, cs tls.ConnectionState) error {
 	h.mu.Unlock()
 	if err != nil {
 		if p != nil {
+			if h.dialed == nil {
+				m.mu.Lock()
+				p.refusedIn = m.now()
+				m.mu.Unlock()
+			}
 			m.setIfIdle(p, state.Untrusted, err.Error(), fp)
 		} else {
 			m.limiter.logf(m.logf, "refused:"+err.Error(), "peers: refused a sync session: %v", err)

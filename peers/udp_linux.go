@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,3 +93,28 @@ func (u *udpSock) recv(buf []byte) (n int, ok bool, err error) {
 }
 
 func (u *udpSock) close() { unix.Close(u.fd) }
+
+// tickThreadNice is the niceness of the liveness tick's own OS thread: on
+// a machine saturated by other work a thread at the default niceness can
+// wait longer than DeadAfter for a core, and a missed tick looks like a
+// dead peer to everyone else. The tick's work is small and bounded.
+const tickThreadNice = -10
+
+// prioritiseThread raises the calling (locked) OS thread's priority when
+// the process may (root); it reports whether it did.
+func prioritiseThread() bool {
+	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), tickThreadNice) == nil
+}
+
+// sleepUntil blocks this OS thread in the kernel until t (monotonic), so
+// the kernel wakes the prioritised thread itself rather than the Go
+// runtime's timer thread waking it.
+func sleepUntil(t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
+	}
+}

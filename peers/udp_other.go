@@ -5,6 +5,7 @@ package peers
 import (
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // udpSock is unsupported here: sessions keep TLS heartbeats.
@@ -19,3 +20,7 @@ func (*udpSock) send([]byte, netip.AddrPort) error { return errors.ErrUnsupporte
 func (*udpSock) recv([]byte) (int, bool, error) { return 0, false, nil }
 
 func (*udpSock) close() {}
+
+func prioritiseThread() bool { return false }
+
+func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
