@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +25,11 @@ type loopSpec struct {
 type loopResult struct {
 	Samples [][]float64 `json:"samples"` // ms, per command
 	Bytes   []int       `json:"bytes"`   // output size of each command
+	// Failed counts the runs of each command that exited non-zero (a
+	// starved daemon's stale state makes orch_stat exit 1): they are
+	// timed all the same, and the row says so instead of the run ending.
+	Failed    []int    `json:"failed"`
+	FirstFail []string `json:"first_fail"`
 }
 
 func loopMain(args []string) int {
@@ -36,7 +42,8 @@ func loopMain(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	res := loopResult{Samples: make([][]float64, len(sp.Cmds)), Bytes: make([]int, len(sp.Cmds))}
+	res := loopResult{Samples: make([][]float64, len(sp.Cmds)), Bytes: make([]int, len(sp.Cmds)),
+		Failed: make([]int, len(sp.Cmds)), FirstFail: make([]string, len(sp.Cmds))}
 	env := append(os.Environ(), sp.Env...)
 	runOne := func(argv []string) (time.Duration, int, error) {
 		c := exec.Command(argv[0], argv[1:]...)
@@ -47,7 +54,7 @@ func loopMain(args []string) int {
 		err := c.Run()
 		d := time.Since(t0)
 		if err != nil {
-			return d, 0, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, out.String())
+			return d, out.Len(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, firstLine(strings.TrimSpace(out.String())))
 		}
 		return d, out.Len(), nil
 	}
@@ -55,8 +62,17 @@ func loopMain(args []string) int {
 		for j, argv := range sp.Cmds {
 			d, n, err := runOne(argv)
 			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					fmt.Fprintln(os.Stderr, err) // could not run it at all
+					return 1
+				}
+				if i >= 0 {
+					res.Failed[j]++
+					if res.FirstFail[j] == "" {
+						res.FirstFail[j] = err.Error()
+					}
+				}
 			}
 			if i >= 0 {
 				res.Samples[j] = append(res.Samples[j], ms(d))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/orchd/orchd/state"
 )
 
 type runOpts struct {
@@ -65,7 +67,12 @@ func run(ctx context.Context, o runOpts) error {
 		{"trust-64", "full-mesh trust, 64 orchestrators (8x8)", "< 5 s"},
 		{"linkdown", "local sync link down → Unreachable in the state file", "< 1 s"},
 		{"sigkill", "silent peer death (SIGKILL) → Unreachable at every peer", "< 3 s"},
-		{"sigstop", "silent peer death (SIGSTOP, then SIGCONT) → Unreachable at every peer", "< 3 s"},
+		{"sigstop", "silent peer death (SIGSTOP, then SIGCONT) → Unreachable at every peer", "< 1 s"},
+		{"linkdown-16", "local sync link down → Unreachable, 16 nodes", "< 1 s"},
+		{"sigstop-16", "silent peer death (SIGSTOP) → Unreachable at every peer, 16 nodes", "< 1 s"},
+		{"hold-64", "64-node mesh holds every relation Authenticated for 60 s", "0 flaps"},
+		{"linkdown-64", "local sync link down → Unreachable, 64 nodes", "< 1 s"},
+		{"sigstop-64", "silent peer death (SIGSTOP) → Unreachable at every peer, 64 nodes", "< 1 s"},
 		{"orchstat-4", "orch_stat -Av, 3 peers (2x2)", "< 10 ms"},
 		{"orchstat-64", "orch_stat -Av, 63 peers (8x8)", "< 30 ms"},
 		{"clishshow-4", `clish -c "show maestro authentication", 3 peers`, "—"},
@@ -121,7 +128,7 @@ func run(ctx context.Context, o runOpts) error {
 	}
 	if ctx.Err() == nil && o.phase("mid") {
 		if err := trustPhase(ctx, o, res, 4, 4, "trust-16", 2000, o.trials(5, 2), func(b *bed) error {
-			return idleResources(ctx, b, res, "rss-15", "cpu-16")
+			return midExtras(ctx, o, res, b)
 		}); err != nil {
 			errs = append(errs, "4x4 phase: "+err.Error())
 			logf("4x4 phase: %v", err)
@@ -140,14 +147,7 @@ func run(ctx context.Context, o runOpts) error {
 		}
 	}
 	if ctx.Err() == nil && o.phase("large") {
-		restore, err := raiseNeighbourTable()
-		if err != nil {
-			logf("raising the neighbour table limits: %v (the 8x8 mesh may overflow it)", err)
-		}
-		if restore != nil {
-			defer restore()
-			res.note("The 8x8 testbed needs ~4,100 ARP entries, and the kernel's neighbour table is shared by all namespaces (default gc_thresh3 = 1024: \"neighbor table overflow\", connects fail with ENOBUFS): the harness raises net.ipv4.neigh.default.gc_thresh1/2/3 for the run and restores them at the end.")
-		}
+		res.note("The 8x8 testbed needs ~4,100 ARP entries, and the kernel's neighbour table is shared by all namespaces (default gc_thresh3 = 1024: \"neighbor table overflow\", connects fail with ENOBUFS): `testbed up` raises net.ipv4.neigh.default.gc_thresh1/2/3 when its topology needs it and `testbed down` restores them (testbed/neigh.go).")
 		if err := trustPhase(ctx, o, res, 8, 8, "trust-64", 5000, o.trials(3, 1), func(b *bed) error {
 			return largeExtras(ctx, o, res, b)
 		}); err != nil {
@@ -158,8 +158,10 @@ func run(ctx context.Context, o runOpts) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	// A phase that failed says so in its rows (short, inconclusive, not
+	// measured, with the reason); the run itself completed.
+	for _, e := range errs {
+		logf("incomplete: %s", e)
 	}
 	return nil
 }
@@ -384,9 +386,9 @@ func smallPhase(ctx context.Context, o runOpts, res *Results) error {
 			return toolTimings(ctx, o, res, b, "orchstat-4", "clishshow-4", 3, 10, o.trials(30, 10))
 		})
 		step("SSH", []string{"sshlogin", "sshload"}, func() error { return sshItems(ctx, o, res, b) })
-		step("link down", []string{"linkdown"}, func() error { return linkItem(ctx, o, res, b) })
-		step("SIGKILL", []string{"sigkill"}, func() error { return deathItem(ctx, o, res, b, false) })
-		step("SIGSTOP", []string{"sigstop"}, func() error { return deathItem(ctx, o, res, b, true) })
+		step("link down", []string{"linkdown"}, func() error { return linkItem(ctx, res, b, "linkdown", o.trials(20, 5)) })
+		step("SIGKILL", []string{"sigkill"}, func() error { return deathItem(ctx, res, b, false, "sigkill", o.trials(10, 3)) })
+		step("SIGSTOP", []string{"sigstop"}, func() error { return deathItem(ctx, res, b, true, "sigstop", o.trials(10, 3)) })
 		if len(errs) > 0 {
 			return fmt.Errorf("%s", strings.Join(errs, "; "))
 		}
@@ -394,22 +396,107 @@ func smallPhase(ctx context.Context, o runOpts, res *Results) error {
 	})
 }
 
-// largeExtras runs on the trusted 8x8.
-func largeExtras(ctx context.Context, o runOpts, res *Results, b *bed) error {
+// extras runs steps on a trusted testbed; a failed step marks its rows
+// and the next one still runs.
+func extras(ctx context.Context, res *Results, steps []extraStep) error {
 	var errs []string
-	if err := idleResources(ctx, b, res, "rss-63", "cpu-64"); err != nil {
-		errs = append(errs, err.Error())
-		failItem(res, firstLine(err.Error()), "rss-63", "cpu-64")
-	}
-	if ctx.Err() == nil {
-		if err := toolTimings(ctx, o, res, b, "orchstat-64", "clishshow-64", 63, 30, o.trials(30, 10)); err != nil {
+	for _, st := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := st.fn(); err != nil {
+			logf("%s: %v", st.keys[0], err)
 			errs = append(errs, err.Error())
-			failItem(res, firstLine(err.Error()), "orchstat-64", "clishshow-64")
+			failItem(res, firstLine(err.Error()), st.keys...)
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
+	return nil
+}
+
+type extraStep struct {
+	keys []string
+	fn   func() error
+}
+
+// midExtras runs on the trusted 4x4.
+func midExtras(ctx context.Context, o runOpts, res *Results, b *bed) error {
+	return extras(ctx, res, []extraStep{
+		{[]string{"rss-15", "cpu-16"}, func() error { return idleResources(ctx, b, res, "rss-15", "cpu-16") }},
+		{[]string{"linkdown-16"}, func() error { return linkItem(ctx, res, b, "linkdown-16", o.trials(5, 3)) }},
+		{[]string{"sigstop-16"}, func() error { return deathItem(ctx, res, b, true, "sigstop-16", o.trials(5, 3)) }},
+	})
+}
+
+// largeExtras runs on the trusted 8x8.
+func largeExtras(ctx context.Context, o runOpts, res *Results, b *bed) error {
+	return extras(ctx, res, []extraStep{
+		{[]string{"hold-64"}, func() error { return holdItem(ctx, res, b, "hold-64", 60*time.Second) }},
+		{[]string{"rss-63", "cpu-64"}, func() error { return idleResources(ctx, b, res, "rss-63", "cpu-64") }},
+		{[]string{"orchstat-64", "clishshow-64"}, func() error {
+			return toolTimings(ctx, o, res, b, "orchstat-64", "clishshow-64", 63, 30, o.trials(30, 10))
+		}},
+		{[]string{"linkdown-64"}, func() error { return linkItem(ctx, res, b, "linkdown-64", o.trials(5, 3)) }},
+		{[]string{"sigstop-64"}, func() error { return deathItem(ctx, res, b, true, "sigstop-64", o.trials(5, 3)) }},
+	})
+}
+
+// holdItem watches a converged mesh for d: every relation must stay
+// Authenticated, its since unchanged (a flap moves it), on every node.
+func holdItem(ctx context.Context, res *Results, b *bed, key string, d time.Duration) error {
+	it := &Item{Key: key, Name: fmt.Sprintf("%d-node mesh holds every relation Authenticated for %.0f s after the trust (polled every 250 ms)", len(b.ids), d.Seconds()),
+		Comparison: "—", Ratio: "—", Target: "0 flaps", Verdict: "short"}
+	if b.unconverged != "" || b.meshAuthenticated(ctx, 30*time.Second) != nil {
+		auth, all := b.relations()
+		it.Ours = fmt.Sprintf("the mesh never converged: %d of %d directed relations Authenticated", auth, all)
+		res.add(it)
+		return nil
+	}
+	since := map[string]time.Time{}
+	flapped := map[string]bool{}
+	var examples []string
+	polls := 0
+	busy0, total0 := machineCPU()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+		polls++
+		for _, id := range b.ids {
+			s, err := b.read(id)
+			if err != nil {
+				continue
+			}
+			for _, p := range s.f.Peers {
+				k := id + "→" + p.ID
+				first, seen := since[k]
+				if !seen {
+					since[k] = p.Since
+					first = p.Since
+				}
+				if (p.Status != state.Authenticated || !p.Since.Equal(first)) && !flapped[k] {
+					flapped[k] = true
+					if len(examples) < 5 {
+						examples = append(examples, fmt.Sprintf("%s: %s %s (%s)", k, p.Status, p.Since.Format("15:04:05.000"), firstLine(p.Reason)))
+					}
+				}
+			}
+		}
+	}
+	busy1, total1 := machineCPU()
+	machine := 100 * float64(busy1-busy0) / float64(max(total1-total0, 1))
+	auth, all := b.relations()
+	it.Ours = fmt.Sprintf("%d of %d directed relations flapped in %.0f s (%d polls of every state file); at the end %d of %d Authenticated; machine %.0f%% busy meanwhile",
+		len(flapped), len(since), d.Seconds(), polls, auth, all, machine)
+	it.Verdict = verdict(len(flapped) == 0 && auth == all)
+	it.Data = map[string]any{"flapped": len(flapped), "relations": len(since), "machine_busy_percent": machine}
+	if len(examples) > 0 {
+		it.Finding = "first flaps: " + strings.Join(examples, " | ")
+	}
+	res.add(it)
 	return nil
 }
 
@@ -517,8 +604,7 @@ func idleResources(ctx context.Context, b *bed, res *Results, rssKey, cpuKey str
 	}
 	if cpuKey == "cpu-16" && perfAvailable() && ctx.Err() == nil {
 		if prof, err := profileFor(ctx, 5*time.Second); err == nil {
-			ci.Finding = fmt.Sprintf("idle profile (5 s, %.2f ms CPU/s per directed session with 250 ms heartbeats, i.e. %.2f ms per heartbeat sent and received): %s",
-				perSession, perSession/4, prof)
+			ci.Finding = fmt.Sprintf("idle profile (5 s, %.3f ms CPU/s per directed session): %s", perSession, prof)
 		}
 	}
 	res.add(ci)
@@ -582,15 +668,24 @@ func toolTimings(ctx context.Context, o runOpts, res *Results, b *bed, statKey, 
 		return err
 	}
 	od, fd, cd := dist("ms", r.Samples[0]), dist("ms", r.Samples[1]), dist("ms", r.Samples[2])
+	failNote := ""
+	if len(r.Failed) == 3 && r.Failed[0]+r.Failed[2] > 0 {
+		failNote = fmt.Sprintf(" [orch_stat failed %d, clish %d of %d runs; first: %s]", r.Failed[0], r.Failed[2], n,
+			firstLine(r.FirstFail[0]+r.FirstFail[2]))
+	}
 	stateSize := 0
 	if fi, err := os.Stat(b.stateFile(b.ids[0])); err == nil {
 		stateSize = int(fi.Size())
 	}
 	it := &Item{Key: statKey, Name: fmt.Sprintf("orch_stat -Av, %d peers (%d nodes), inside the node", peers, peers+1),
-		Ours:       od.String() + note,
+		Ours:       od.String() + note + failNote,
 		Comparison: "floor (static Go binary reading the same file): " + fd.String(),
 		Ratio:      ratio(od.Median, fd.Median), Target: fmt.Sprintf("< %s", fmtMs(targetMs)), Verdict: verdict(od.Median < targetMs),
 		Data: map[string]any{"orch_stat_ms": od, "floor_ms": fd, "state_file_bytes": stateSize, "output_bytes": r.Bytes}}
+	if failNote != "" && note == "" {
+		it.Verdict = "inconclusive"
+		it.Finding = "a run exited non-zero (a daemon starved of CPU lets its state file go stale)" + failNote
+	}
 	if note != "" {
 		busy0, total0 := machineCPU()
 		time.Sleep(time.Second)
@@ -692,9 +787,9 @@ func stripSamples(l loadResult) loadResult {
 	return l
 }
 
-func linkItem(ctx context.Context, o runOpts, res *Results, b *bed) error {
+func linkItem(ctx context.Context, res *Results, b *bed, key string, n int) error {
 	a, c := b.ids[0], b.ids[1]
-	trials, err := linkDownTrials(ctx, b, a, c, o.trials(20, 5))
+	trials, err := linkDownTrials(ctx, b, a, c, n)
 	if err != nil {
 		return err
 	}
@@ -705,7 +800,7 @@ func linkItem(ctx context.Context, o runOpts, res *Results, b *bed) error {
 		reasons[t.Reason]++
 	}
 	ud, rd := dist("ms", un), dist("ms", rec)
-	it := &Item{Key: "linkdown", Name: fmt.Sprintf("local sync link down → peer Unreachable in the state file (%s's internal cable, peer %s)", a, c),
+	it := &Item{Key: key, Name: fmt.Sprintf("local sync link down → peer Unreachable in the state file (%s's internal cable, peer %s; %d nodes)", a, c, len(b.ids)),
 		Ours:       fmt.Sprintf("%s; p99 %s", ud, fmtMs(ud.P99)),
 		Comparison: fmt.Sprintf("link back up → Authenticated again: median %s, max %s", fmtMs(rd.Median), fmtMs(rd.Max)),
 		Ratio:      "—", Target: "< 1 s (every trial)", Verdict: verdict(ud.Max < 1000),
@@ -717,9 +812,9 @@ func linkItem(ctx context.Context, o runOpts, res *Results, b *bed) error {
 	return nil
 }
 
-func deathItem(ctx context.Context, o runOpts, res *Results, b *bed, stop bool) error {
+func deathItem(ctx context.Context, res *Results, b *bed, stop bool, key string, n int) error {
 	victim := b.ids[len(b.ids)-1]
-	trials, err := deathTrials(ctx, b, victim, stop, o.trials(10, 3))
+	trials, err := deathTrials(ctx, b, victim, stop, n)
 	if err != nil {
 		return err
 	}
@@ -730,16 +825,18 @@ func deathItem(ctx context.Context, o runOpts, res *Results, b *bed, stop bool) 
 		reasons[t.Reason]++
 	}
 	fd, ad, rd := dist("ms", first), dist("ms", all), dist("ms", rec)
-	key, how := "sigkill", "SIGKILL"
+	how := "SIGKILL"
 	recWhat := "restart (testbed start) → mesh Authenticated again"
+	limit := 3000.0
 	if stop {
-		key, how = "sigstop", "SIGSTOP, then SIGCONT"
+		how = "SIGSTOP, then SIGCONT"
 		recWhat = "SIGCONT → mesh Authenticated again"
+		limit = 1000
 	}
-	it := &Item{Key: key, Name: fmt.Sprintf("silent peer death (%s of %s) → Unreachable at every other node", how, victim),
+	it := &Item{Key: key, Name: fmt.Sprintf("silent peer death (%s of %s) → Unreachable at every other node (%d nodes)", how, victim, len(b.ids)),
 		Ours:       fmt.Sprintf("all peers: %s; first peer: median %s", ad, fmtMs(fd.Median)),
 		Comparison: fmt.Sprintf("%s: median %s, max %s", recWhat, fmtMs(rd.Median), fmtMs(rd.Max)),
-		Ratio:      "—", Target: "< 3 s (every trial)", Verdict: verdict(ad.Max < 3000),
+		Ratio:      "—", Target: fmt.Sprintf("< %s (every trial)", fmtMs(limit)), Verdict: verdict(ad.Max < limit),
 		Data: map[string]any{"all_peers_ms": ad, "first_peer_ms": fd, "recovery_ms": rd, "reasons": reasons}}
 	if it.Verdict != "pass" {
 		it.Finding = fmt.Sprintf("reasons seen: %v", reasons)
