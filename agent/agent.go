@@ -89,6 +89,8 @@ type Agent struct {
 
 	dirty chan struct{}
 	beat  loopBeat // the main loop's last pass, for the systemd watchdog
+	// meshDirty: only peers' views of the mesh changed (statefile.go).
+	meshDirty chan struct{}
 }
 
 // New loads the identity and checks it against the configuration.
@@ -109,7 +111,7 @@ func New(o Options) (*Agent, error) {
 		// Loud: a corrupt saved configuration is never silently replaced.
 		o.Log.Error(w)
 	}
-	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, db: db, started: time.Now(), dirty: make(chan struct{}, 1)}
+	a := &Agent{opts: o, cfg: o.Config, log: o.Log, files: files, id: id, db: db, started: time.Now(), dirty: make(chan struct{}, 1), meshDirty: make(chan struct{}, 1)}
 	if a.audit, err = openAudit(o.Layout.AuditLog(), o.Log); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,12 @@ func (a *Agent) setupMesh() error {
 		OnChange:  a.markDirty,
 		Records:   a.records,
 		OnRecord:  func(r records.Record) { a.applyRecord(r, "received") },
+		OnMeshChange: func() {
+			select {
+			case a.meshDirty <- struct{}{}:
+			default:
+			}
+		},
 		Interfaces: map[string]string{
 			config.RoleInternal: a.cfg.Internal.Interface,
 			config.RoleExternal: a.cfg.External.Interface,

@@ -14,6 +14,10 @@ import (
 // written at once, so a link loss still shows within milliseconds.
 const minStateInterval = 100 * time.Millisecond
 
+// meshStateInterval spaces writes for changes of peers' views alone (the
+// mesh matrix): display only, and by the thousand while 64 nodes converge.
+const meshStateInterval = time.Second
+
 // stateWriter rewrites the state file on every change (at most every
 // minStateInterval). Without a change it only touches the file every
 // StateRefresh, so orch_stat can tell a live daemon from a stuck one
@@ -34,6 +38,22 @@ func (a *Agent) stateWriter(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
+				case <-time.After(wait):
+				}
+			}
+		case <-a.meshDirty:
+			if wait := meshStateInterval - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-a.dirty: // a status change: write both now-ish
+					if wait := minStateInterval - time.Since(last); wait > 0 {
+						select {
+						case <-ctx.Done():
+							return
+						case <-time.After(wait):
+						}
+					}
 				case <-time.After(wait):
 				}
 			}

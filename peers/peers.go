@@ -59,6 +59,10 @@ type Config struct {
 	// OnChange is called, from one goroutine and coalesced, after any
 	// status, certificate or mesh view changed.
 	OnChange func()
+	// OnMeshChange, if set, is called instead of OnChange when only a
+	// peer's view of the mesh changed: while a large mesh converges those
+	// come by the thousand and need not be shown at once.
+	OnMeshChange func()
 	// Interfaces names the interface of each port role ("internal" →
 	// "sync-int"), for reasons; optional.
 	Interfaces map[string]string
@@ -100,6 +104,7 @@ type Manager struct {
 	dialSem chan struct{}
 	notify  chan struct{}
 	seen    seenSet
+	meshNot chan struct{}
 	limiter logLimiter
 	adm     admission // incoming handshakes (admission.go)
 
@@ -109,13 +114,17 @@ type Manager struct {
 	mu       sync.Mutex
 	peers    map[identity.ID]*peer
 	liveTags map[liveTag]*session // attached sessions with datagrams
-	udpSocks []*udpSock           // copied on write
-	order    []*peer
-	linkDown map[string]bool
-	running  bool
-	stopped  bool
-	runCtx   context.Context // set by Run, for loops of peers added later
-	runWG    *sync.WaitGroup
+	// viewFrame is our view encoded once for every session, valid while
+	// viewVer (bumped on every change) equals viewFrameVer.
+	viewVer, viewFrameVer uint64
+	viewFrame             []byte
+	udpSocks              []*udpSock // copied on write
+	order                 []*peer
+	linkDown              map[string]bool
+	running               bool
+	stopped               bool
+	runCtx                context.Context // set by Run, for loops of peers added later
+	runWG                 *sync.WaitGroup
 }
 
 // peer is the state of one expected peer. Fields are guarded by Manager.mu.
@@ -159,6 +168,7 @@ func New(cfg Config) *Manager {
 		cfg: cfg, logf: logf, now: time.Now,
 		dialSem:  make(chan struct{}, maxParallel),
 		notify:   make(chan struct{}, 1),
+		meshNot:  make(chan struct{}, 1),
 		peers:    map[identity.ID]*peer{},
 		linkDown: map[string]bool{},
 		liveTags: map[liveTag]*session{},
@@ -293,13 +303,27 @@ func (m *Manager) notifier(ctx context.Context) {
 			if m.cfg.OnChange != nil {
 				m.cfg.OnChange()
 			}
+		case <-m.meshNot:
+			if m.cfg.OnMeshChange != nil {
+				m.cfg.OnMeshChange()
+			} else if m.cfg.OnChange != nil {
+				m.cfg.OnChange()
+			}
 		}
 	}
 }
 
 func (m *Manager) changed() {
+	m.viewVer++ // callers hold m.mu; our view may have changed
 	select {
 	case m.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) meshChanged() {
+	select {
+	case m.meshNot <- struct{}{}:
 	default:
 	}
 }

@@ -310,8 +310,11 @@ func (m *Manager) ended(s *session) {
 	}
 }
 
-// minViewInterval spaces view frames on one session.
-const minViewInterval = 100 * time.Millisecond
+// minViewInterval spaces view frames on one session: views are for
+// display (the mesh matrix), and while a 64-node mesh converges every
+// status change would otherwise send 63 of them, each decoded by its
+// receiver and rewriting its state file.
+const minViewInterval = time.Second
 
 // Constant frames, encoded once.
 var (
@@ -398,17 +401,22 @@ func (m *Manager) expire(s *session) bool {
 	return true
 }
 
+// appendView appends our current view, encoded once per change for all
+// sessions (a 64-node mesh has 63 of them).
 func (s *session) appendView(buf []byte) []byte {
 	s.lastView.Store(time.Now().UnixNano())
-	s.m.mu.Lock()
-	v := s.m.viewLocked()
-	s.m.mu.Unlock()
-	out, err := appendFrame(buf, &wireView{Type: typeView, View: v})
-	if err != nil {
-		s.m.logf("peers: %v", err)
-		return buf
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.viewFrame == nil || m.viewFrameVer != m.viewVer {
+		f, err := appendFrame(nil, &wireView{Type: typeView, View: m.viewLocked()})
+		if err != nil {
+			m.logf("peers: %v", err)
+			return buf
+		}
+		m.viewFrame, m.viewFrameVer = f, m.viewVer
 	}
-	return out
+	return append(buf, m.viewFrame...)
 }
 
 // reader handles the peer's frames until the session fails. Every frame is
@@ -452,7 +460,7 @@ func (m *Manager) setView(s *session, v map[string]string) {
 		return
 	}
 	s.p.view = v
-	m.changed()
+	m.meshChanged()
 }
 
 func mapsEqual(a, b map[string]string) bool {

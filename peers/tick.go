@@ -80,8 +80,12 @@ func (m *Manager) ticker(ctx context.Context) {
 		}
 		for _, s := range sessions {
 			if judge && now.Sub(time.Unix(0, s.lastHeard.Load())) > m.cfg.DeadAfter {
-				s.close(silenceError{}, false)
-				continue
+				if !unreadInput(s.conn.NetConn()) {
+					s.close(silenceError{}, false)
+					continue
+				}
+				// It spoke; our reader is late (a busy process).
+				s.lastHeard.Store(now.UnixNano())
 			}
 			if s.live != nil && !m.testMuteUDP.Load() {
 				pkt = s.live.appendDatagram(pkt[:0])

@@ -4,6 +4,7 @@ package peers
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -24,3 +25,5 @@ func (*udpSock) close() {}
 func prioritiseThread() bool { return false }
 
 func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
+
+func unreadInput(net.Conn) bool { return false }
