@@ -45,6 +45,7 @@ func (m *Manager) ticker(ctx context.Context) {
 	var sessions []*session
 	last := time.Now()
 	next := last
+	var strainedUntil time.Time
 	perSecond := max(1, int(time.Second/m.cfg.Heartbeat))
 	for n := 1; ; n++ {
 		next = next.Add(m.cfg.Heartbeat)
@@ -53,7 +54,8 @@ func (m *Manager) ticker(ctx context.Context) {
 			return
 		}
 		now := time.Now()
-		if now.Sub(next) > m.cfg.Heartbeat {
+		late := now.Sub(next)
+		if late > m.cfg.Heartbeat {
 			next = now // fell behind (stopped, starved): do not catch up in a burst
 		}
 		// A tick this late means this process did not run (stopped, or
@@ -61,6 +63,17 @@ func (m *Manager) ticker(ctx context.Context) {
 		// judge nobody on this tick.
 		judge := now.Sub(last) < m.cfg.DeadAfter/2
 		last = now
+		// While our own tick runs late the machine is saturated (a trust
+		// storm on a shared host): peers are likely late for the same
+		// reason, and ending their sessions would only add handshakes.
+		// Judge with strainedDeadAfter until we ran on time for a while.
+		if late > m.cfg.DeadAfter/4 {
+			strainedUntil = now.Add(strainWindow)
+		}
+		deadAfter := m.cfg.DeadAfter
+		if now.Before(strainedUntil) {
+			deadAfter = max(deadAfter, strainedDeadAfter)
+		}
 		m.drainUDP(buf, now)
 		slow := n%perSecond == 0
 
@@ -79,7 +92,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			}
 		}
 		for _, s := range sessions {
-			if judge && now.Sub(time.Unix(0, s.lastHeard.Load())) > m.cfg.DeadAfter {
+			if judge && now.Sub(time.Unix(0, s.lastHeard.Load())) > deadAfter {
 				if !unreadInput(s.conn.NetConn()) {
 					s.close(silenceError{}, false)
 					continue
@@ -114,6 +127,13 @@ func (m *Manager) ticker(ctx context.Context) {
 		}
 	}
 }
+
+// Under strain (our own tick late) a peer is declared dead only after
+// strainedDeadAfter, until our tick ran on time for strainWindow.
+const (
+	strainedDeadAfter = 3 * time.Second
+	strainWindow      = 5 * time.Second
+)
 
 // viewRefresh repeats an unchanged view now and then: views are sent on
 // every change, this only bounds how long a lost one could linger.

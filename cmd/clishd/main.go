@@ -6,11 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/orchd/orchd/clishdcmd"
 )
 
 func main() {
+	// Two Ps more than cores: the peers' liveness tick runs on its own
+	// prioritised OS thread (peers/tick.go), but Go code needs a P, and
+	// with one P per core a busy daemon (a trust storm's handshakes) made
+	// it wait for threads the kernel had descheduled — peers then saw a
+	// live daemon fall silent. Spare Ps let the kernel's priorities
+	// decide; CPU use is unchanged.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.NumCPU() + 2)
+	}
 	err := clishdcmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	if err == nil {
 		return
