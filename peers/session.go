@@ -2,6 +2,7 @@ package peers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -314,7 +315,7 @@ func (m *Manager) ended(s *session) {
 // display (the mesh matrix), and while a 64-node mesh converges every
 // status change would otherwise send 63 of them, each decoded by its
 // receiver and rewriting its state file.
-const minViewInterval = time.Second
+const minViewInterval = 2 * time.Second
 
 // Constant frames, encoded once.
 var (
@@ -423,12 +424,18 @@ func (s *session) appendView(buf []byte) []byte {
 // evidence of life; silence is judged by the manager's tick (tick.go), which
 // closes the session and so ends this read.
 func (s *session) reader(br *bufio.Reader) error {
+	var lastView []byte
 	for {
 		body, err := readFrame(br)
 		if err != nil {
 			return err
 		}
 		s.lastHeard.Store(time.Now().UnixNano())
+		// A view identical to the last one (a refresh, the first-tick
+		// repeat) changes nothing: skip decoding 63 entries.
+		if lastView != nil && bytes.Equal(body, lastView) {
+			continue
+		}
 		msg, err := decodeMessage(body)
 		if err != nil {
 			return err
@@ -439,6 +446,7 @@ func (s *session) reader(br *bufio.Reader) error {
 			s.udpOut.Store(true)
 		case *viewMsg:
 			s.m.setView(s, msg.View)
+			lastView = body
 		case *certMsg:
 			if err := s.m.certRenewed(s, msg.Cert); err != nil {
 				return err
