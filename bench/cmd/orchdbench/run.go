@@ -52,6 +52,20 @@ func run(ctx context.Context, o runOpts) error {
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return err
 	}
+	// One run at a time on this machine: a second run's stale-testbed
+	// cleanup would take down the first one's testbed (same directory and
+	// names). Wait for the other instead.
+	lock, err := os.OpenFile(filepath.Join(workDir, "run.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		logf("another orchdbench run holds %s: waiting for it", lock.Name())
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			return fmt.Errorf("locking %s: %w", lock.Name(), err)
+		}
+	}
 	staleCleanup(logf)
 	t0 := time.Now()
 	res := &Results{Date: nowDate(), Machine: machineFacts()}
