@@ -38,6 +38,14 @@ func main() {
 	case "loop":
 		os.Exit(loopMain(os.Args[2:]))
 	case "cleanup":
+		// Not while another run holds the lock: its testbed is live.
+		if lock, err := os.OpenFile(workDir+"/run.lock", os.O_CREATE|os.O_RDWR, 0o644); err == nil {
+			defer lock.Close()
+			if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+				logf("another orchdbench run is in progress: leaving its testbed alone")
+				return
+			}
+		}
 		staleCleanup(logf)
 		return
 	case "run":
