@@ -40,6 +40,7 @@ func TestBuildCommands(t *testing.T) {
 	}
 	want := `ip netns add orch-sw
 ip -n orch-sw link set lo up
+ip netns exec orch-sw sysctl -q -e -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
 ip -n orch-sw link add br-ext type bridge
 ip -n orch-sw link set br-ext up
 ip -n orch-sw link add br-int1 type bridge
