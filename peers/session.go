@@ -51,6 +51,9 @@ type session struct {
 	udpTo  netip.AddrPort
 	udpIn  atomic.Bool // the peer's datagrams reach us (and we said so)
 	udpOut atomic.Bool // ours reach the peer: TLS heartbeats are not needed
+	// unreadSeen is the unread byte count the tick last excused (tick
+	// goroutine only).
+	unreadSeen int
 
 	closeOnce sync.Once
 	quiet     atomic.Bool // closed by the manager, which set the status itself

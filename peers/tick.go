@@ -61,7 +61,7 @@ func (m *Manager) ticker(ctx context.Context) {
 		// A tick this late means this process did not run (stopped, or
 		// starved of CPU): what it heard meanwhile is still queued, so
 		// judge nobody on this tick.
-		judge := now.Sub(last) < m.cfg.DeadAfter/2
+		judge := now.Sub(last) < m.cfg.DeadAfter
 		last = now
 		// While our own tick runs late the machine is saturated (a trust
 		// storm on a shared host): peers are likely late for the same
@@ -93,11 +93,15 @@ func (m *Manager) ticker(ctx context.Context) {
 		}
 		for _, s := range sessions {
 			if judge && now.Sub(time.Unix(0, s.lastHeard.Load())) > deadAfter {
-				if !unreadInput(s.conn.NetConn()) {
+				// Bytes waiting in the kernel mean it spoke and our reader
+				// is late (a busy process) — unless the count stands still
+				// (a reader stuck for good must not keep a session alive).
+				if n := unreadInput(s.conn.NetConn()); n == 0 || n == s.unreadSeen {
 					s.close(silenceError{}, false)
 					continue
+				} else {
+					s.unreadSeen = n
 				}
-				// It spoke; our reader is late (a busy process).
 				s.lastHeard.Store(now.UnixNano())
 			}
 			if s.live != nil && !m.testMuteUDP.Load() {

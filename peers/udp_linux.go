@@ -121,18 +121,18 @@ func sleepUntil(t time.Time) {
 	}
 }
 
-// unreadInput reports whether the kernel holds received bytes of c that
-// no goroutine has read yet: the peer spoke, we did not listen in time.
-func unreadInput(c net.Conn) bool {
+// unreadInput returns how many received bytes of c the kernel holds that
+// no goroutine has read yet.
+func unreadInput(c net.Conn) int {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return false
+		return 0
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return 0
 	}
 	n := 0
 	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-	return n > 0
+	return n
 }

@@ -26,4 +26,4 @@ func prioritiseThread() bool { return false }
 
 func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 
-func unreadInput(net.Conn) bool { return false }
+func unreadInput(net.Conn) int { return 0 }

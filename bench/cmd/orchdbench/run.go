@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -195,7 +196,7 @@ func failItem(res *Results, why string, keys ...string) {
 
 // trustPhase times the full-mesh trust on fresh sites x perSite testbeds;
 // after the last run, extra (if any) gets the trusted testbed.
-func trustPhase(ctx context.Context, o runOpts, res *Results, sites, perSite int, key string, targetMs float64, runs int, extra func(*bed) error) error {
+func trustPhase(ctx context.Context, o runOpts, res *Results, sites, perSite int, key string, targetMs float64, runs int, extra func(*bed) error) (err error) {
 	var runsOut []trustRun
 	var mesh, cmd, cpu []float64
 	failed := 0
@@ -261,14 +262,16 @@ func trustPhase(ctx context.Context, o runOpts, res *Results, sites, perSite int
 		}
 		runsOut = append(runsOut, r)
 		mesh, cmd, cpu = append(mesh, ms(r.Mesh)), append(cmd, ms(r.Cmd)), append(cpu, r.CPU)
+		var extraErr error
 		if i == runs-1 && extra != nil {
-			err = extra(b)
+			extraErr = extra(b)
 		}
 		if derr := b.down(); derr != nil {
 			logf("testbed down: %v", derr)
 		}
-		if err != nil {
-			return err
+		if extraErr != nil {
+			// The trust itself was measured: its row comes first.
+			defer func() { err = errors.Join(err, extraErr) }()
 		}
 	}
 	md, cd, cpud := dist("ms", mesh), dist("ms", cmd), dist("s", cpu)
