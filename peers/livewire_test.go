@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,9 @@ func TestEarlyRefusal(t *testing.T) {
 	// A real client is refused before the server's certificate.
 	m1 := ms.m("1_1")
 	p := m1.peers[mustID("1_2")]
-	c, err := tls.Dial("tcp", ms.nodes["1_2"].addr.String(), m1.clientTLS(&handshake{dialed: p}))
+	// From 1_1's address: admission drops strangers before TLS.
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ms.nodes["1_1"].addr.Addr().AsSlice()}}
+	c, err := tls.DialWithDialer(d, "tcp", ms.nodes["1_2"].addr.String(), m1.clientTLS(&handshake{dialed: p}))
 	if err == nil {
 		c.Close()
 		t.Fatal("handshake of an unpinned peer succeeded")

@@ -109,11 +109,11 @@ func (m *Manager) earlyRefusal(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.peers[id]
-	if p == nil || p.fp == "" || p.sess != nil {
+	if p == nil || p.presented == "" || p.sess != nil {
 		return nil, nil
 	}
 	p.refusedIn = m.now()
-	m.setStatus(p, state.Untrusted, m.noPinReason(p, p.fp))
+	m.setStatus(p, state.Untrusted, m.noPinReason(p, p.presented))
 	return nil, errEarlyRefusal
 }
 
