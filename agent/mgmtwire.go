@@ -8,6 +8,9 @@ import (
 
 // tokenStore is the sealed store the tokens live in.
 func (a *Agent) tokenStore() tokenSecrets {
+	if a.secrets == nil {
+		return nil // never a typed nil in the interface
+	}
 	return a.secrets
 }
 
@@ -19,4 +22,4 @@ func (a *Agent) apiLockout() mgmtapi.Lockout {
 	return a.lockout
 }
 
-var errNoSecretStore = errors.New("management tokens live in the sealed secret store, which is not wired into this build yet")
+var errNoSecretStore = errors.New("management tokens live in the sealed secret store, which did not open: see the daemon's log")
