@@ -6,14 +6,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orchd/orchd/agent"
-	"github.com/orchd/orchd/clishdcmd/testroot"
-	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/ctlsock"
 	"github.com/orchd/orchd/state"
 	"github.com/sirupsen/logrus"
@@ -23,21 +20,7 @@ import (
 // console, reports its missing sync ports and peers without inventing
 // anything, and stops cleanly.
 func TestDaemonLifecycle(t *testing.T) {
-	root := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	layout := testroot.Init(t, root, "1_1", "--orchestrators", "1_1,1_2,2_1",
-		"--mgmt-address", "127.0.0.1", "--set", "ssh.port="+strconv.Itoa(port),
-		// Interfaces that cannot exist: nothing may be sent.
-		"--set", "sync.internal.interface=orchd-nx-int", "--set", "sync.external.interface=orchd-nx-ext")
-	cfg, err := config.Load(layout.ConfigFile(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout, cfg := isolatedRoot(t, "1_1,1_2,2_1")
 
 	notify := filepath.Join(t.TempDir(), "notify.sock")
 	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})

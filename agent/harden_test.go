@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/orchd/orchd/agent"
-	"github.com/orchd/orchd/clishdcmd/testroot"
-	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/ctlsock"
 	"github.com/orchd/orchd/identity"
 	"github.com/sirupsen/logrus"
@@ -37,20 +33,7 @@ func (endless) Read(p []byte) (int, error) {
 // hand-edited block list, and a console client sending an endless line is
 // cut off.
 func TestDaemonHardening(t *testing.T) {
-	root := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	layout := testroot.Init(t, root, "1_1", "--orchestrators", "1_1,1_2",
-		"--mgmt-address", "127.0.0.1", "--set", "ssh.port="+strconv.Itoa(port),
-		"--set", "sync.internal.interface=orchd-nx-int", "--set", "sync.external.interface=orchd-nx-ext")
-	cfg, err := config.Load(layout.ConfigFile(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout, cfg := isolatedRoot(t, "1_1,1_2")
 	stale := filepath.Join(layout.LibDir(), ".trust.json.tmp-4242")
 	os.MkdirAll(layout.LibDir(), 0o700)
 	if err := os.WriteFile(stale, []byte("half a write"), 0o600); err != nil {

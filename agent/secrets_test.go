@@ -3,16 +3,12 @@ package agent_test
 import (
 	"bytes"
 	"context"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/orchd/orchd/agent"
-	"github.com/orchd/orchd/clishdcmd/testroot"
-	"github.com/orchd/orchd/config"
 	"github.com/orchd/orchd/ctlsock"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -24,20 +20,7 @@ func TestUnsealedDaemonIsNotDumpable(t *testing.T) {
 	if d, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); d != 1 {
 		t.Skipf("the test process is not dumpable to begin with (%d)", d)
 	}
-	root := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	layout := testroot.Init(t, root, "1_1", "--orchestrators", "1_1",
-		"--mgmt-address", "127.0.0.1", "--set", "ssh.port="+strconv.Itoa(port),
-		"--set", "sync.internal.interface=orchd-nx-int", "--set", "sync.external.interface=orchd-nx-ext")
-	cfg, err := config.Load(layout.ConfigFile(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout, cfg := isolatedRoot(t, "1_1")
 	var logBuf syncBuffer
 	log := logrus.New()
 	log.SetOutput(&logBuf)

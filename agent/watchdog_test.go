@@ -5,14 +5,11 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orchd/orchd/agent"
-	"github.com/orchd/orchd/clishdcmd/testroot"
-	"github.com/orchd/orchd/config"
 	"github.com/sirupsen/logrus"
 )
 
@@ -20,21 +17,7 @@ import (
 // summary every half period while the main loop runs, and no more pings once
 // the debug hook wedges the loop (systemd would then restart clishd).
 func TestWatchdogPingsOnlyWhileLoopHealthy(t *testing.T) {
-	root := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	layout := testroot.Init(t, root, "1_1", "--orchestrators", "1_1,1_2,2_1",
-		"--mgmt-address", "127.0.0.1", "--set", "ssh.port="+strconv.Itoa(port),
-		"--set", "sync.internal.interface=orchd-nx-int", "--set", "sync.external.interface=orchd-nx-ext",
-		"--set", "management.port=0")
-	cfg, err := config.Load(layout.ConfigFile(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout, cfg := isolatedRoot(t, "1_1,1_2,2_1", "--set", "management.port=0")
 	notify := filepath.Join(t.TempDir(), "notify.sock")
 	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
 	if err != nil {
