@@ -537,7 +537,7 @@ func parseFingerprintAnswer(s string) ([]shell.IDFingerprint, error) {
 	for _, part := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return nil, fmt.Errorf("--input-json fingerprints: %q: expected ID=FP such as 1_2=SHA256:...", part)
+			return nil, fmt.Errorf("--input-json fingerprints: %q: expected ID=FP (such as 1_2=SHA256:...)", part)
 		}
 		id, err := identity.ParseID(k)
 		if err != nil {

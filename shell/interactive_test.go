@@ -81,7 +81,7 @@ func TestInteractiveTerminal(t *testing.T) {
 	ft.typeKeys("set ssh port 22\x03")
 	m = ft.waitOut(m, "^C")
 	ft.typeKeys("show bogus\r")
-	m = ft.waitOut(m, `unknown word "bogus" after "show"`)
+	ft.waitOut(m, `unknown word "bogus" after "show"`)
 	if got := r.get(); len(got) != 1 {
 		t.Errorf("a cancelled or bad line ran something: %q", got)
 	}

@@ -62,7 +62,7 @@ func TestParse(t *testing.T) {
 		{line: "set maes auth block fingerprint SHA256:short", err: `invalid fingerprint "SHA256:short": 5 characters after the prefix`},
 		// id-fp-list
 		{line: "set maes auth trust orch all fingerprints 1_2=" + fpA + ",2_1=" + fpB, want: "set maestro authentication trust orchestrators +fingerprints fps=1_2=" + fpA + ",2_1=" + fpB + " targets=all"},
-		{line: "set maes auth trust orch all fingerprints 1_2", err: `invalid pair "1_2" in "1_2": expected ID=FP such as 1_2=SHA256:...`},
+		{line: "set maes auth trust orch all fingerprints 1_2", err: `invalid pair "1_2" in "1_2": expected ID=FP (such as 1_2=SHA256:...)`},
 		{line: "set maes auth trust orch all fingerprints 1-2=" + fpA, err: `invalid orchestrator ID "1-2"`},
 		{line: "set maes auth trust orch all fingerprints 1_2=SHA256:x", err: `fingerprint for 1_2: invalid fingerprint "SHA256:x"`},
 		{line: "set maes auth trust orch all fingerprints 1_2=" + fpA + ",1_2=" + fpB, err: `orchestrator ID 1_2 named twice`},

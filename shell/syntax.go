@@ -131,12 +131,12 @@ func compile(c *Command) (*command, error) {
 	}
 	for name := range c.Complete {
 		if cmd.params[name] == nil {
-			return nil, fmt.Errorf("Complete names %q, which is not a param", name)
+			return nil, fmt.Errorf("field Complete names %q, which is not a param", name)
 		}
 	}
 	for name := range c.Describe {
 		if cmd.params[name] == nil && !cmd.isOpener(name) {
-			return nil, fmt.Errorf("Describe names %q, which is neither a param nor an optional group's first keyword", name)
+			return nil, fmt.Errorf("field Describe names %q, which is neither a param nor an optional group's first keyword", name)
 		}
 	}
 	var lead []string

@@ -235,7 +235,7 @@ func parseIDFPList(s string) ([]IDFingerprint, error) {
 	for _, pair := range strings.Split(s, ",") {
 		idText, fpText, ok := strings.Cut(pair, "=")
 		if !ok {
-			return nil, fmt.Errorf("invalid pair %q in %q: expected ID=FP such as 1_2=SHA256:...", pair, s)
+			return nil, fmt.Errorf("invalid pair %q in %q: expected ID=FP (such as 1_2=SHA256:...)", pair, s)
 		}
 		id, err := identity.ParseID(idText)
 		if err != nil {
