@@ -134,7 +134,9 @@ type External interface {
 	// Login handles login ("DOMAIN\user", "user@DOMAIN" or a bare name in
 	// the default domain). For the Local domain it returns the bare local
 	// user name and no error, and Authenticate carries on with the local
-	// users; otherwise it returns the remote principal or the refusal.
+	// users; otherwise it returns the remote principal or the refusal:
+	// a *Failure when the refusal is definite (it counts for the lockout),
+	// an *Unavailable when no server could be asked (it does not).
 	Login(ctx context.Context, login, password string, remote netip.Addr) (p Principal, localUser string, err error)
 }
 

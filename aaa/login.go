@@ -51,9 +51,16 @@ type SecondFactor interface {
 	// server cannot be reached) refuses the login without counting it as
 	// a failure: the user did nothing wrong.
 	Challenge(ctx context.Context, u User) error
-	// Verify checks code; an error is a failed login.
+	// Verify checks code; an error is a failed login, except one matching
+	// ErrCannotCheck: the code could not be checked at all (the seed is
+	// unreadable), which is not the user's doing.
 	Verify(ctx context.Context, u User, code string) error
 }
+
+// ErrCannotCheck marks a second-factor check that could not run. Only a
+// wrong code counts for the lockout (DESIGN §8.3, §8.4): an outage that
+// counted would lock administrators out for something they did not do.
+var ErrCannotCheck = errors.New("the verification code cannot be checked now")
 
 // CodePrompt is what a user with two-factor on is asked after the
 // password, over SSH (keyboard-interactive) and on the console alike.
@@ -88,6 +95,9 @@ func (c *CodeNeeded) Verify(ctx context.Context, code string) (Principal, error)
 	if err := a.SecondFactor.Verify(ctx, c.u, code); err != nil {
 		f := &Failure{User: c.u.Name, Remote: c.remote, Provider: c.p.Provider, Reason: "second factor (" + c.Method + "): " + err.Error()}
 		a.logf("%s", f.Detail())
+		if errors.Is(err, ErrCannotCheck) {
+			return Principal{}, &Unavailable{Failure: f, Message: "Two-factor authentication unavailable: " + err.Error() + "\n"}
+		}
 		a.failed(f)
 		return Principal{}, f
 	}
@@ -98,9 +108,11 @@ func (c *CodeNeeded) Verify(ctx context.Context, code string) (Principal, error)
 	return c.p, nil
 }
 
-// Unavailable refuses a login whose second step cannot run (the secret
-// store is sealed, the mail server failed): not the user's fault, so not
-// counted for the lockout. UserMessage tells the client why.
+// Unavailable refuses a login that nothing could decide: its second step
+// cannot run (the secret store is sealed, the mail server failed), or no
+// server of its login domain could be asked (down, unreachable, TLS
+// failure). Not the user's fault, so not counted for the lockout; the
+// audit result is "error". UserMessage tells the client why.
 type Unavailable struct {
 	*Failure
 	Message string
@@ -174,17 +186,24 @@ func (a *Authenticator) accepted(ctx context.Context, u User, p Principal, remot
 }
 
 // external counts an external provider's answer for the lockout: a
-// success resets the count, a refusal (*Failure) counts; an outage or a
-// sealed store (*RefusedError) is not the user's doing and does not. The
-// name is not recorded: it may not be a user at all.
+// success resets the count and a definite refusal (*Failure: the server
+// said no, no such domain, unusable roles) counts. An outage (*Unavailable:
+// no server could be asked) or a refusal by configuration (*RefusedError:
+// an inactive domain) is not the user's doing and does not count. The name
+// is not recorded: it may not be a user at all.
 func (a *Authenticator) external(p Principal, err error, remote netip.Addr) (Principal, error) {
 	if a.Lockout == nil || !remote.IsValid() {
 		return p, err
 	}
-	var f *Failure
+	var (
+		un *Unavailable
+		f  *Failure
+	)
 	switch {
 	case err == nil:
 		a.Lockout.Success(remote)
+	case errors.As(err, &un):
+		// Checked first: an Unavailable carries a *Failure for the log.
 	case errors.As(err, &f):
 		a.Lockout.Failure(remote, "")
 	}

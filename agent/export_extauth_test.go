@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/domain"
 )
 
 // Hooks for the external-authentication tests (package agent_test, which
@@ -34,3 +35,7 @@ func (a *Agent) Auth() *aaa.Authenticator { return a.auth }
 
 // AuditPath is the audit log's file.
 func (a *Agent) AuditPath() string { return a.audit.Path() }
+
+// SetTestProvider makes p build every configured provider (nil: the real
+// ones).
+func SetTestProvider(p func(domain.ProviderConfig) domain.Provider) { testProvider = p }

@@ -45,9 +45,17 @@ func (x *extAuth) store() providerSecrets { return x.a.providerSecrets() }
 // testSecrets replaces the sealed store in unit tests.
 var testSecrets providerSecrets
 
+// testProvider replaces the providers built from the configuration in unit
+// tests, so they can answer as an outage or a rejection on demand.
+var testProvider func(domain.ProviderConfig) domain.Provider
+
 var remoteUserRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$`)
 
-// Login implements aaa.External.
+// Login implements aaa.External. A refusal names the user in the log and
+// the audit only when a provider accepted the name (the roles were what
+// failed): a name nothing accepted may be a password typed into the name
+// field. Only a definite refusal (*aaa.Failure) counts for the lockout; a
+// login no server could decide is an *aaa.Unavailable, audited as "error".
 func (x *extAuth) Login(ctx context.Context, login, password string, remote netip.Addr) (aaa.Principal, string, error) {
 	cfg := x.a.db.Running().ExternalAuth
 	dom, user := aaa.SplitLogin(login)
@@ -58,45 +66,88 @@ func (x *extAuth) Login(ctx context.Context, login, password string, remote neti
 	if remote.IsValid() {
 		source = remote.String()
 	}
-	refuse := func(domName, provider, reason, message string) (aaa.Principal, string, error) {
-		x.a.record(audit.Event{Type: "login", User: user, Domain: domName, Provider: provider, Source: source, Result: "refused", Reason: reason})
-		x.a.log.WithField("part", "aaa").Infof("login refused for %q in domain %s from %s: %s", user, domName, source, reason)
+	log := x.a.log.WithField("part", "aaa")
+	// refuse is a definite refusal; named says a provider accepted user.
+	refuse := func(domName, provider, reason string, named bool, message string) (aaa.Principal, string, error) {
+		f := &aaa.Failure{Remote: remote, Provider: provider, Reason: reason}
+		if named {
+			f.User = user
+		}
+		x.a.record(audit.Event{Type: "login", User: f.User, Domain: domName, Provider: provider, Source: source, Result: "refused", Reason: reason})
+		log.Infof("login refused for %s in domain %s from %s: %s", f.LogUser(), orDash(domName), source, reason)
 		if message != "" {
 			return aaa.Principal{}, "", &aaa.RefusedError{Message: message}
 		}
-		return aaa.Principal{}, "", &aaa.Failure{User: user, Remote: remote, Provider: provider, Reason: reason}
+		return aaa.Principal{}, "", f
+	}
+	unavailable := func(domName, provider, reason, message string) (aaa.Principal, string, error) {
+		f := &aaa.Failure{Remote: remote, Provider: provider, Reason: reason}
+		x.a.record(audit.Event{Type: "login", Domain: domName, Provider: provider, Source: source, Result: "error", Reason: reason})
+		log.Warnf("login for %s in domain %s from %s not decided: %s", f.LogUser(), domName, source, reason)
+		return aaa.Principal{}, "", &aaa.Unavailable{Failure: f, Message: message + "\n"}
 	}
 	if strings.EqualFold(dom, domain.Local) {
 		if cfg.LocalInactive {
-			return refuse(domain.Local, aaa.ProviderLocal, "login domain Local is inactive", "login domain Local is inactive")
+			return refuse(domain.Local, aaa.ProviderLocal, "login domain Local is inactive", false, "login domain Local is inactive")
 		}
 		return aaa.Principal{}, user, nil
 	}
 	d, ok := cfg.Domain(dom)
 	if !ok {
-		return refuse(dom, "", "no such login domain", "")
+		// The domain part is typed text too: not logged either.
+		return refuse("", "", "no such login domain", false, "")
 	}
 	if d.Inactive {
-		return refuse(d.Name, "", "login domain inactive", fmt.Sprintf("login domain %s is inactive", d.Name))
+		return refuse(d.Name, "", "login domain inactive", false, fmt.Sprintf("login domain %s is inactive", d.Name))
 	}
 	if !remoteUserRE.MatchString(user) {
-		return refuse(d.Name, "", "invalid user name", "")
+		return refuse(d.Name, "", "invalid user name", false, "")
 	}
 	out, role, err := x.authenticate(ctx, &cfg, d, user, password)
-	var se sealedError
+	var (
+		se sealedError
+		re rolesError
+	)
 	switch {
 	case errors.As(err, &se):
-		return refuse(d.Name, "", sealedMessage, sealedMessage)
-	case errors.Is(err, domain.ErrNoProvider):
-		return refuse(d.Name, "", err.Error(), fmt.Sprintf("login domain %s: no authentication server answered", d.Name))
+		return unavailable(d.Name, "", "provider secrets unreadable: "+sealedMessage, sealedMessage)
+	case errors.As(err, &re):
+		return refuse(d.Name, out.Provider, err.Error(), true, "")
+	case errors.Is(err, aaa.ErrRejected):
+		return refuse(d.Name, out.Provider, err.Error(), false, "")
 	case err != nil:
-		return refuse(d.Name, out.Provider, err.Error(), "")
+		return unavailable(d.Name, providerNames(out.Unasked()), err.Error(), unaskedMessage(d.Name, out.Unasked()))
 	}
 	name := user + "@" + d.Name
 	x.a.record(audit.Event{Type: "login", User: name, Domain: d.Name, Provider: out.Provider, Source: source, Result: "authenticated",
 		Fields: map[string]string{"roles": role.Name, "role_string": out.Result.Raw()}})
 	return aaa.Principal{User: name, Role: role, Provider: out.Provider, Domain: d.Name}, "", nil
 }
+
+// unaskedMessage tells the client that nothing decided its login and
+// which servers could not be asked, with the way in that still works.
+func unaskedMessage(dom string, us []domain.Unasked) string {
+	if len(us) == 0 {
+		return fmt.Sprintf("login domain %s has no authentication server to ask: login refused", dom)
+	}
+	return fmt.Sprintf("login domain %s: no authentication server could be asked: %s; try again later, or log in as a local user (%s\\NAME)",
+		dom, domain.Summary(us), domain.Local)
+}
+
+func providerNames(us []domain.Unasked) string {
+	names := make([]string, len(us))
+	for i, u := range us {
+		names[i] = u.Provider
+	}
+	return strings.Join(names, ",")
+}
+
+// rolesError is a login a provider accepted whose roles cannot be granted:
+// a definite refusal, and the name is a user of that provider.
+type rolesError struct{ err error }
+
+func (e rolesError) Error() string { return e.err.Error() }
+func (e rolesError) Unwrap() error { return e.err }
 
 type sealedError struct{}
 
@@ -116,7 +167,7 @@ func (x *extAuth) authenticate(ctx context.Context, cfg *domain.Config, d *domai
 	}
 	role, _, err := aaa.Grant(out.Result, x.a.lookupRole)
 	if err != nil {
-		return out, aaa.Role{}, fmt.Errorf("roles from %s: %w", out.Provider, err)
+		return out, aaa.Role{}, rolesError{fmt.Errorf("roles from %s: %w", out.Provider, err)}
 	}
 	return out, role, nil
 }
@@ -136,6 +187,8 @@ func (x *extAuth) members(cfg *domain.Config, d *domain.DomainConfig) ([]domain.
 		secret, err := st.Get(domain.SecretName(pc.Name))
 		var p domain.Provider
 		switch {
+		case testProvider != nil:
+			p = testProvider(*pc)
 		case err != nil && st.Sealed():
 			return nil, sealedError{}
 		case err != nil:

@@ -237,13 +237,15 @@ func TestExternalLogins(t *testing.T) {
 	}
 	clish(t, a, "set aaa login-domain RAD state active", nil)
 
-	// Sealed store: external logins say so; local users still log in.
+	// Sealed store: external logins say so (an outage, not a failed
+	// login); local users still log in.
 	st.sealed = true
 	_, err = a.Auth().Authenticate(ctx, `RAD\alice`, "pw", from)
-	if !errors.As(err, &re) || !strings.Contains(re.UserMessage(), agent.SealedMessage) {
+	var un *aaa.Unavailable
+	if !errors.As(err, &un) || !strings.Contains(un.UserMessage(), agent.SealedMessage) {
 		t.Fatalf("sealed: %v", err)
 	}
-	if _, err := a.Auth().Authenticate(ctx, `Local\admin`, "wrong-but-local", from); errors.As(err, &re) {
+	if _, err := a.Auth().Authenticate(ctx, `Local\admin`, "wrong-but-local", from); errors.As(err, &un) {
 		t.Fatalf("local login while sealed went to the store: %v", err)
 	}
 	st.sealed = false

@@ -261,11 +261,20 @@ func (c *Client) connect(ctx context.Context) (*ldap.Conn, error) {
 	if c.cfg.SSL == SSLStartTLS {
 		if err := conn.StartTLS(c.tls); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("ldap %s: StartTLS: %w", c.URL(), err)
+			return nil, tlsError{fmt.Errorf("ldap %s: StartTLS: %w", c.URL(), err)}
 		}
 	}
 	return conn, nil
 }
+
+// tlsError is a StartTLS failure: go-ldap flattens the handshake error
+// to text, so the error says itself that it is about TLS (the login
+// domain tells the client "TLS failure" rather than "error").
+type tlsError struct{ err error }
+
+func (e tlsError) Error() string    { return e.err.Error() }
+func (e tlsError) Unwrap() error    { return e.err }
+func (e tlsError) TLSFailure() bool { return true }
 
 // MatchGroups returns the roles of every group map whose DN is one of
 // groups (DNs compared as DNs, case-insensitively), each role once.

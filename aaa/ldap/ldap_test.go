@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/domain"
 	"github.com/orchd/orchd/aaa/ldap/slapdtest"
 )
 
@@ -118,6 +119,8 @@ func TestAgainstSlapd(t *testing.T) {
 					t.Fatalf("refused: %v", err)
 				case !tt.ok && (err == nil || errors.Is(err, aaa.ErrRejected) || !strings.Contains(err.Error(), "certificate")):
 					t.Fatalf("err = %v; want a certificate failure (could not ask)", err)
+				case !tt.ok && domain.Cause(err) != "TLS failure":
+					t.Fatalf("cause of %v = %q; want the client told of a TLS failure", err, domain.Cause(err))
 				}
 			})
 		}

@@ -94,20 +94,22 @@ func (m *Manager) Challenge(ctx context.Context, u aaa.User) error {
 	return fmt.Errorf("user %s has an unknown two-factor method %q", u.Name, method(u))
 }
 
-// Verify checks u's code at login.
+// Verify checks u's code at login. When the code cannot be checked at all
+// (the seed is unreadable, the store sealed since the challenge) the error
+// matches aaa.ErrCannotCheck, so the login is not counted as failed.
 func (m *Manager) Verify(_ context.Context, u aaa.User, code string) error {
 	m.init()
 	switch method(u) {
 	case aaa.TwoFactorTOTP:
 		seed, err := m.seed(u.Name)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", aaa.ErrCannotCheck, err)
 		}
 		return m.totp.Verify(u.Name, seed, code)
 	case aaa.TwoFactorEmail:
 		return m.checkCode("login/"+u.Name, u.TwoFactor.Email, code)
 	}
-	return fmt.Errorf("user %s has an unknown two-factor method %q", u.Name, method(u))
+	return fmt.Errorf("%w: user %s has an unknown two-factor method %q", aaa.ErrCannotCheck, u.Name, method(u))
 }
 
 func method(u aaa.User) string {

@@ -203,8 +203,16 @@ func (c *Client) exchange(ctx context.Context, req *radius.Packet) (*radius.Pack
 	return nil, fmt.Errorf("radius %s: %w after %d attempt(s) of %s", c.Addr(), ErrTimeout, c.cfg.Attempts, c.cfg.Timeout)
 }
 
-// ErrTimeout is returned when no response arrived.
-var ErrTimeout = errors.New("no response")
+// ErrTimeout is returned when no response arrived. It is a net.Error
+// whose Timeout is true, so a login domain tells the client "no answer in
+// time" as for any other timeout.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "no response" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
 
 // verifyResponse checks raw against the request wire bytes: identifier,
 // Response Authenticator, and the Message-Authenticator when present.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/domain"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 )
@@ -174,12 +175,13 @@ func TestCouldNotAsk(t *testing.T) {
 		tries   int
 		want    string
 		calls   int32
+		cause   string // what the client is told (domain.Cause)
 	}{
-		{"drop", drop, 100 * time.Millisecond, 3, "no response after 3 attempt(s)", 3},
-		{"delay beyond timeout", delay, 50 * time.Millisecond, 1, "no response", 1},
-		{"wrong secret", wrongSecret, 100 * time.Millisecond, 1, "bad Response Authenticator", 0},
-		{"bad message-authenticator", badMA, 100 * time.Millisecond, 1, "bad Message-Authenticator", 0},
-		{"unreachable", closed, time.Second, 1, "refused", 0},
+		{"drop", drop, 100 * time.Millisecond, 3, "no response after 3 attempt(s)", 3, "no answer in time"},
+		{"delay beyond timeout", delay, 50 * time.Millisecond, 1, "no response", 1, "no answer in time"},
+		{"wrong secret", wrongSecret, 100 * time.Millisecond, 1, "bad Response Authenticator", 0, "error"},
+		{"bad message-authenticator", badMA, 100 * time.Millisecond, 1, "bad Message-Authenticator", 0, "error"},
+		{"unreachable", closed, time.Second, 1, "refused", 0, "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +197,9 @@ func TestCouldNotAsk(t *testing.T) {
 			}
 			if tt.calls > 0 && calls.Load() != tt.calls {
 				t.Errorf("server saw %d requests, want %d", calls.Load(), tt.calls)
+			}
+			if got := domain.Cause(err); got != tt.cause {
+				t.Errorf("cause of %v = %q, want %q", err, got, tt.cause)
 			}
 		})
 	}

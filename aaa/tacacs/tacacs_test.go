@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/aaa/domain"
 	"github.com/orchd/orchd/aaa/tacacs/tacacstest"
 )
 
@@ -78,12 +79,15 @@ func TestCouldNotAsk(t *testing.T) {
 	if err == nil || errors.Is(err, aaa.ErrRejected) || time.Since(start) > time.Second {
 		t.Fatalf("slow server: %v after %v; want a timeout within 1s", err, time.Since(start))
 	}
+	if got := domain.Cause(err); got != "no answer in time" {
+		t.Errorf("cause of %v = %q; want the client told no answer in time", err, got)
+	}
 
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()
-	if _, err := client(t, addr, time.Second, secret).Authenticate(context.Background(), "alice", "pw"); err == nil || errors.Is(err, aaa.ErrRejected) {
-		t.Fatalf("closed port: %v", err)
+	if _, err := client(t, addr, time.Second, secret).Authenticate(context.Background(), "alice", "pw"); err == nil || errors.Is(err, aaa.ErrRejected) || domain.Cause(err) != "connection refused" {
+		t.Fatalf("closed port: %v (cause %q); want connection refused, could not ask", err, domain.Cause(err))
 	}
 
 	// A server that answers with the unencrypted flag is refused.
