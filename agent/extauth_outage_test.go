@@ -143,3 +143,47 @@ func TestExternalOutageIsNotAFailedLogin(t *testing.T) {
 		})
 	}
 }
+
+// Every refusal of an external login that no provider accepted keeps the
+// typed text (name, and domain part) out of the log and the audit, as
+// local logins do: it may be a password typed into the wrong field.
+func TestExternalRefusalsDoNotLogTypedNames(t *testing.T) {
+	const typed = "Hunter2-typed"
+	reject := func(context.Context) (aaa.ProviderResult, error) {
+		return aaa.ProviderResult{}, fmt.Errorf("%w: Access-Reject", aaa.ErrRejected)
+	}
+	for _, tc := range []struct {
+		name, login, setup, reason string
+	}{
+		{"unknown login domain", typed + `\alice`, "", "no such login domain"},
+		{"unknown login domain (user@DOMAIN)", "alice@" + typed, "", "no such login domain"},
+		{"invalid user name", `EXT\` + typed + " with spaces", "", "invalid user name"},
+		{"rejected by the server", `EXT\` + typed, "", "Access-Reject"},
+		{"inactive domain", `EXT\` + typed, "set aaa login-domain EXT state inactive", "login domain inactive"},
+		{"inactive Local", `Local\` + typed, "set aaa login-domain Local state inactive", "login domain Local is inactive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, logs := outageAgent(t, map[string]answer{"p1": reject, "p2": reject})
+			if tc.setup != "" {
+				if out, code := a.Clish(tc.setup, nil); code != 0 {
+					t.Fatalf("%s: exit %d %s", tc.setup, code, out)
+				}
+			}
+			_, err := a.Auth().Authenticate(context.Background(), tc.login, "Some-password1", netip.MustParseAddr("198.18.7.8"))
+			if !errors.Is(err, aaa.ErrAuthFailed) {
+				t.Fatalf("%s: %v, want a refusal", tc.login, err)
+			}
+			b, _ := os.ReadFile(a.AuditPath())
+			rec := lastLine(b)
+			if !strings.Contains(rec, `"result":"refused"`) || !strings.Contains(rec, tc.reason) {
+				t.Errorf("audit %s, want a refusal for %q", rec, tc.reason)
+			}
+			if strings.Contains(string(b), typed) || strings.Contains(logs.String(), typed) {
+				t.Errorf("the typed text reached the audit or the log\naudit:\n%s\nlog:\n%s", b, logs)
+			}
+			if !strings.Contains(logs.String(), "login refused for unknown user") {
+				t.Errorf("log does not say \"unknown user\":\n%s", logs)
+			}
+		})
+	}
+}

@@ -212,13 +212,16 @@ func (c *Client) attempt(ctx context.Context, user, password string) (aaa.Provid
 	sr, err := conn.Search(ldap.NewSearchRequest(c.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		2, secs, false, c.Filter(user), []string{"1.1"}, nil))
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
-		return aaa.ProviderResult{}, fmt.Errorf("ldap %s: searching %s: %w", c.URL(), c.Filter(user), err)
+		return aaa.ProviderResult{}, fmt.Errorf("ldap %s: searching %s: %w", c.URL(), c.cfg.Filter, err)
 	}
+	// Errors name the filter as configured, not as filled in: a name no
+	// entry matches may be a password typed into the name field, and these
+	// errors reach the log and the audit.
 	switch n := len(sr.Entries); {
 	case n == 0:
-		return aaa.ProviderResult{}, fmt.Errorf("%w: no entry under %s matches %s", aaa.ErrRejected, c.cfg.BaseDN, c.Filter(user))
+		return aaa.ProviderResult{}, fmt.Errorf("%w: no entry under %s matches %s", aaa.ErrRejected, c.cfg.BaseDN, c.cfg.Filter)
 	case n > 1 || err != nil:
-		return aaa.ProviderResult{}, fmt.Errorf("%w: more than one entry under %s matches %s: expected exactly one", aaa.ErrRejected, c.cfg.BaseDN, c.Filter(user))
+		return aaa.ProviderResult{}, fmt.Errorf("%w: more than one entry under %s matches %s: expected exactly one", aaa.ErrRejected, c.cfg.BaseDN, c.cfg.Filter)
 	}
 	dn := sr.Entries[0].DN
 	if err := conn.Bind(dn, password); err != nil {

@@ -87,6 +87,12 @@ func TestAgainstSlapd(t *testing.T) {
 				t.Errorf("%q/%q: %v; want a rejection containing %q", tt.user, tt.pw, err, tt.want)
 			}
 		}
+		// A name no entry matches may be a password typed into the name
+		// field: the error (which reaches the log) does not carry it.
+		const typed = "Hunter2-typed-in-name"
+		if _, err := c.Authenticate(ctx, typed, "pw"); !errors.Is(err, aaa.ErrRejected) || strings.Contains(err.Error(), typed) {
+			t.Errorf("no entry: %v; want a rejection without the typed name", err)
+		}
 		// A filter matching several entries is refused: exactly one.
 		c = client(t, s, func(c *Config) { c.Filter = "(|(cn={username})(cn=twin))" })
 		if _, err := c.Authenticate(ctx, "alice", "alice-pw"); !errors.Is(err, aaa.ErrRejected) || !strings.Contains(err.Error(), "more than one") {
