@@ -113,7 +113,7 @@ func (h sshHandler) session(ss *sshserver.Session, mode string) *adminSession {
 		}()
 	}
 	return &adminSession{
-		user: p.User, role: p.Role, from: "ssh from " + ss.RemoteAddr().String(), remote: ss.RemoteAddr().Addr().String(),
+		user: p.User, domain: p.Domain, role: p.Role, from: "ssh from " + ss.RemoteAddr().String(), remote: ss.RemoteAddr().Addr().String(),
 		mode: mode, in: ss.Stdin(), out: ss.Stdout(), err: ss.Stderr(), term: tty, termName: term, width: w, height: hgt,
 		windows: wins, ctx: ss.Context(), fixedRole: p.Domain != "", disconnect: ss.Disconnect,
 	}

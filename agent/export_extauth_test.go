@@ -39,3 +39,10 @@ func (a *Agent) AuditPath() string { return a.audit.Path() }
 // SetTestProvider makes p build every configured provider (nil: the real
 // ones).
 func SetTestProvider(p func(domain.ProviderConfig) domain.Provider) { testProvider = p }
+
+// TrustLogin is the SSH user name trust logs in with for a session of
+// user in login domain dom ("" for local users).
+func TrustLogin(user, dom string) (string, error) {
+	u, err := trustLoginFor(user, dom)
+	return u.Login, err
+}

@@ -187,3 +187,36 @@ func TestExternalRefusalsDoNotLogTypedNames(t *testing.T) {
 		})
 	}
 }
+
+// The name trust logs in with authenticates the same user on a target
+// whose default login domain is not Local: a bare "admin" would reach the
+// domain's servers there instead of the local admin.
+func TestTrustLoginOnTargetWithAnotherDefaultDomain(t *testing.T) {
+	accept := func(context.Context) (aaa.ProviderResult, error) {
+		return aaa.ProviderResult{Values: []string{"shell:msc-roles=adminRole"}}, nil
+	}
+	a, _ := outageAgent(t, map[string]answer{"p1": accept, "p2": accept})
+	const pw = "Local-admin-pw1"
+	for _, line := range []string{"add user admin role adminRole", "set user admin password", "set aaa default-login-domain EXT"} {
+		if out, code := a.Clish(line, map[string]string{"password": pw}); code != 0 {
+			t.Fatalf("%s: exit %d %s", line, code, out)
+		}
+	}
+	from := netip.MustParseAddr("198.18.7.9")
+	if p, err := a.Auth().Authenticate(context.Background(), "admin", pw, from); err != nil || p.Domain != "EXT" {
+		t.Fatalf("bare admin: %+v %v; want the EXT domain's admin (the mistake trust must not make)", p, err)
+	}
+	for _, tc := range []struct{ user, dom, wantUser, wantDomain string }{
+		{"admin", "", "admin", ""},
+		{"alice@EXT", "EXT", "alice@EXT", "EXT"},
+	} {
+		login, err := agent.TrustLogin(tc.user, tc.dom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := a.Auth().Authenticate(context.Background(), login, pw, from)
+		if err != nil || p.User != tc.wantUser || p.Domain != tc.wantDomain {
+			t.Errorf("trust login %q: %+v %v; want user %s of domain %q", login, p, err, tc.wantUser, tc.wantDomain)
+		}
+	}
+}

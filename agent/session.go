@@ -28,6 +28,7 @@ const (
 type adminSession struct {
 	id        uint64
 	user      string
+	domain    string // login domain of a remote user ("" for local users)
 	role      aaa.Role
 	from      string // "ssh from 198.19.128.1:5123" or "console (uid 0)"
 	remote    string // source address for logs, "" for the console

@@ -256,6 +256,10 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 
 	// 3. Log in on each verified target and run the trust subsystem.
 	if len(verified) > 0 {
+		who, err := trustLoginFor(s.user, s.domain)
+		if err != nil {
+			return err
+		}
 		pw, err := c.Prompt("password", "Administrator password on the other orchestrators: ", true)
 		if err != nil {
 			return err
@@ -275,7 +279,7 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 					rep = []string{t.id.String()}
 				}
 			}
-			a.runTrust(ctx, t, s.user, pw, codes, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me)
+			a.runTrust(ctx, t, who, pw, codes, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me)
 		})
 		var mine []judgedPin
 		repl := map[identity.ID]bool{}
@@ -437,7 +441,7 @@ func (a *Agent) probe(ctx context.Context, t *target) {
 	}
 }
 
-func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, codes *trustCodes, req trustproto.Request, me *identity.Identity) {
+func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password string, codes *trustCodes, req trustproto.Request, me *identity.Identity) {
 	conn, err := a.dial(ctx, t)
 	if err != nil {
 		t.fail("unreachable over %s sync (%s): %v", t.role, t.addr, unwrapNet(err))
@@ -447,18 +451,33 @@ func (a *Agent) runTrust(ctx context.Context, t *target, user, password string, 
 	// Generous: the target pins the whole mesh and a loaded 64-node
 	// testbed answers in seconds, not milliseconds.
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	// A banner that arrives after the password was sent is the target's
+	// reason for refusing it (sshserver sends a refusal's UserMessage as
+	// one); the one before is its greeting. The SSH handshake calls both
+	// callbacks from one goroutine, in order.
+	var sent bool
+	var refusal string
 	cfg := &ssh.ClientConfig{
-		User:              user,
+		User:              who.Login,
 		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
 		HostKeyCallback:   fixedKey(t.presented),
-		Auth:              []ssh.AuthMethod{ssh.Password(password), codes.keyboardInteractive(t.id, password)},
+		BannerCallback: func(msg string) error {
+			if sent {
+				refusal = strings.TrimSpace(msg)
+			}
+			return nil
+		},
+		Auth: []ssh.AuthMethod{
+			ssh.PasswordCallback(func() (string, error) { sent = true; return password, nil }),
+			codes.keyboardInteractive(t.id, password),
+		},
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(conn, t.addr, cfg)
 	if err != nil {
-		if why := codes.refusal(t.id, user); why != "" {
+		if why := codes.refusal(t.id, who.User); why != "" {
 			t.fail("%s", why)
 		} else if strings.Contains(err.Error(), "unable to authenticate") {
-			t.fail("wrong administrator password (login as %s refused)", user)
+			t.fail("%s", trustLoginRefused(who, refusal))
 		} else {
 			t.fail("SSH to %s over %s sync failed: %v", t.addr, t.role, err)
 		}
