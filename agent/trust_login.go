@@ -3,9 +3,11 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/orchd/orchd/aaa/domain"
+	"golang.org/x/crypto/ssh"
 )
 
 // trustUser is who the trust command logs in as on the other
@@ -62,4 +64,47 @@ func trustLoginRefused(u trustUser, banner string) string {
 	return fmt.Sprintf("login as %s refused: wrong password at the servers of login domain %s, "+
 		"or login domain %s is not configured there (trust logs in through the login domain of this session)",
 		u, u.Domain, u.Domain)
+}
+
+// errPasswordRefused ends a trust login whose password the target refused.
+var errPasswordRefused = errors.New("the target refused the password")
+
+// trustClient is the client side of one trust login.
+type trustClient struct {
+	sent bool // the password was sent
+	// refusal is the target's reason for refusing the password: a banner
+	// that arrives after it (sshserver sends a refusal's UserMessage as
+	// one); the banner before it is the target's greeting.
+	refusal string
+}
+
+// config logs in as who with password; kbd answers the keyboard-interactive
+// questions that follow a password's partial success (verification codes).
+// The SSH handshake calls every callback from one goroutine, in order.
+func (tc *trustClient) config(who trustUser, password string, kbd ssh.AuthMethod, hostKey ssh.HostKeyCallback) *ssh.ClientConfig {
+	return &ssh.ClientConfig{
+		User:              who.Login,
+		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
+		HostKeyCallback:   hostKey,
+		BannerCallback: func(msg string) error {
+			if tc.sent {
+				tc.refusal = strings.TrimSpace(msg)
+			}
+			return nil
+		},
+		Auth: []ssh.AuthMethod{
+			ssh.PasswordCallback(func() (string, error) { tc.sent = true; return password, nil }),
+			kbd,
+		},
+		// A refused password is final. Going on to keyboard-interactive
+		// would send it again and the target would count one wrong
+		// password as two failed logins of this orchestrator's address
+		// (DESIGN §8.3): two wrong trust passwords would lock it out.
+		AuthCallback: func(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			if slices.Contains(ctx.TriedMethods, "password") {
+				return nil, errPasswordRefused
+			}
+			return nil, nil
+		},
+	}
 }

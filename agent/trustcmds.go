@@ -451,33 +451,14 @@ func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password
 	// Generous: the target pins the whole mesh and a loaded 64-node
 	// testbed answers in seconds, not milliseconds.
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	// A banner that arrives after the password was sent is the target's
-	// reason for refusing it (sshserver sends a refusal's UserMessage as
-	// one); the one before is its greeting. The SSH handshake calls both
-	// callbacks from one goroutine, in order.
-	var sent bool
-	var refusal string
-	cfg := &ssh.ClientConfig{
-		User:              who.Login,
-		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519},
-		HostKeyCallback:   fixedKey(t.presented),
-		BannerCallback: func(msg string) error {
-			if sent {
-				refusal = strings.TrimSpace(msg)
-			}
-			return nil
-		},
-		Auth: []ssh.AuthMethod{
-			ssh.PasswordCallback(func() (string, error) { sent = true; return password, nil }),
-			codes.keyboardInteractive(t.id, password),
-		},
-	}
+	login := &trustClient{}
+	cfg := login.config(who, password, codes.keyboardInteractive(t.id, password), fixedKey(t.presented))
 	sc, chans, reqs, err := ssh.NewClientConn(conn, t.addr, cfg)
 	if err != nil {
 		if why := codes.refusal(t.id, who.User); why != "" {
 			t.fail("%s", why)
-		} else if strings.Contains(err.Error(), "unable to authenticate") {
-			t.fail("%s", trustLoginRefused(who, refusal))
+		} else if errors.Is(err, errPasswordRefused) || strings.Contains(err.Error(), "unable to authenticate") {
+			t.fail("%s", trustLoginRefused(who, login.refusal))
 		} else {
 			t.fail("SSH to %s over %s sync failed: %v", t.addr, t.role, err)
 		}
