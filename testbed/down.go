@@ -105,9 +105,9 @@ func (tb *Testbed) Teardown(purge bool) error {
 	}
 	if restored, err := releaseNeigh(tb.Opts.Dir); err != nil {
 		// Keep the journal: the next Down tries again.
-		return fmt.Errorf("restoring the kernel's neighbour table limits: %w", err)
+		return fmt.Errorf("restoring the kernel's neighbour table and backlog limits: %w", err)
 	} else if restored != "" {
-		logf("restored the kernel's neighbour table limits: %s", restored)
+		logf("restored the kernel's neighbour table and backlog limits: %s", restored)
 	}
 	if err := os.Remove(JournalFile(tb.Opts.Dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing journal: %w", err)

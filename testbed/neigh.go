@@ -17,17 +17,34 @@ import (
 // The kernel's IPv4 neighbour (ARP) table limits are shared by every
 // network namespace, and a full mesh of N nodes needs about N² entries: 64
 // nodes overflow the default gc_thresh3 of 1024 ("neighbor table overflow",
-// connects and sends fail with ENOBUFS). Up raises them when its topology
-// needs it and Down restores them. Several testbeds may be up at once, so
+// connects and sends fail with ENOBUFS). Likewise every veth of every
+// namespace queues into one per-CPU backlog (net.core.netdev_max_backlog,
+// default 1000): 64 nodes each sending their 63 liveness datagrams in one
+// tick overflow it, and the dropped datagrams look like dead peers (on real
+// appliances each node has its own kernel). Up raises them when its
+// topology needs it and Down restores them. Several testbeds may be up at once, so
 // the values before the first raise and the testbeds that need them are
 // recorded in one file (neighRecord) under a lock; the last one down
 // restores the old values, unless someone else changed them meanwhile.
 var (
-	neighSysctl = "/proc/sys/net/ipv4/neigh/default/"
+	neighSysctl = "/proc/sys/"
 	neighFile   = "/run/orchd-testbed/neigh.json"
 )
 
-var neighKeys = []string{"gc_thresh1", "gc_thresh2", "gc_thresh3"}
+// neighKeys in the order they are restored (the kernel keeps gc_thresh1 <=
+// 2 <= 3, so raising goes the other way).
+var neighKeys = []string{"gc_thresh1", "gc_thresh2", "gc_thresh3", "netdev_max_backlog"}
+
+// sysctlPath is where under /proc/sys a key lives.
+func sysctlPath(k string) string {
+	if k == "netdev_max_backlog" {
+		return "net/core/" + k
+	}
+	return "net/ipv4/neigh/default/" + k
+}
+
+// sysctlName is the key as sysctl(8) names it.
+func sysctlName(k string) string { return strings.ReplaceAll(sysctlPath(k), "/", ".") }
 
 type neighRecord struct {
 	// Old are the values before the first raise, Set what we wrote.
@@ -47,7 +64,17 @@ func neighEntries(n int) int { return n*(n+1) + 64 }
 // below the level where the kernel starts collecting live ones.
 func neighNeed(n int) map[string]int {
 	e := neighEntries(n)
-	return map[string]int{"gc_thresh1": e, "gc_thresh2": 2 * e, "gc_thresh3": 4 * e}
+	return map[string]int{"gc_thresh1": e, "gc_thresh2": 2 * e, "gc_thresh3": 4 * e, "netdev_max_backlog": backlogNeed(n)}
+}
+
+// backlogNeed is the per-CPU backlog a topology of n nodes wants: room for
+// every node's liveness burst at once, four times over (TCP shares it).
+// Up to 16 nodes the default serves (measured: no drops).
+func backlogNeed(n int) int {
+	if n <= 16 {
+		return 0
+	}
+	return 4 * n * n
 }
 
 // raiseNeigh lifts the limits for a testbed of n nodes in dir, if they are
@@ -60,7 +87,11 @@ func raiseNeigh(dir string, n int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(neighFile); neighEntries(n) <= soft && errors.Is(err, os.ErrNotExist) {
+	backlog, err := readSysctl("netdev_max_backlog")
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(neighFile); neighEntries(n) <= soft && backlogNeed(n) <= backlog && errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
 	unlock, err := lockNeigh()
@@ -77,12 +108,15 @@ func raiseNeigh(dir string, n int) (string, error) {
 	if old, ok := rec.Old["gc_thresh2"]; ok {
 		soft = old
 	}
-	if neighEntries(n) <= soft {
+	if old, ok := rec.Old["netdev_max_backlog"]; ok {
+		backlog = old
+	}
+	if neighEntries(n) <= soft && backlogNeed(n) <= backlog {
 		return "", nil
 	}
 	var changed []string
 	// Raise the hard limit first: the kernel keeps thresh1 <= 2 <= 3.
-	for _, k := range []string{"gc_thresh3", "gc_thresh2", "gc_thresh1"} {
+	for _, k := range []string{"netdev_max_backlog", "gc_thresh3", "gc_thresh2", "gc_thresh1"} {
 		cur, err := readSysctl(k)
 		if err != nil {
 			return "", err
@@ -164,20 +198,20 @@ func releaseNeigh(dir string) (string, error) {
 }
 
 func readSysctl(k string) (int, error) {
-	b, err := os.ReadFile(neighSysctl + k)
+	b, err := os.ReadFile(neighSysctl + sysctlPath(k))
 	if err != nil {
-		return 0, fmt.Errorf("reading net.ipv4.neigh.default.%s: %w", k, err)
+		return 0, fmt.Errorf("reading %s: %w", sysctlName(k), err)
 	}
 	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return 0, fmt.Errorf("net.ipv4.neigh.default.%s: %w", k, err)
+		return 0, fmt.Errorf("%s: %w", sysctlName(k), err)
 	}
 	return v, nil
 }
 
 func writeSysctl(k string, v int) error {
-	if err := os.WriteFile(neighSysctl+k, []byte(strconv.Itoa(v)), 0o644); err != nil {
-		return fmt.Errorf("setting net.ipv4.neigh.default.%s to %d: %w", k, v, err)
+	if err := os.WriteFile(neighSysctl+sysctlPath(k), []byte(strconv.Itoa(v)), 0o644); err != nil {
+		return fmt.Errorf("setting %s to %d: %w", sysctlName(k), v, err)
 	}
 	return nil
 }

@@ -10,14 +10,18 @@ import (
 
 // fakeNeigh points the neighbour-table code at files under a temp dir.
 func fakeNeigh(t *testing.T, t1, t2, t3 int) func(k string) int {
+	return fakeSysctls(t, map[string]int{"gc_thresh1": t1, "gc_thresh2": t2, "gc_thresh3": t3, "netdev_max_backlog": 1000})
+}
+
+func fakeSysctls(t *testing.T, vals map[string]int) func(k string) int {
 	t.Helper()
 	d := t.TempDir()
 	oldSysctl, oldFile := neighSysctl, neighFile
 	neighSysctl, neighFile = d+"/sys/", filepath.Join(d, "run", "neigh.json")
 	t.Cleanup(func() { neighSysctl, neighFile = oldSysctl, oldFile })
-	os.MkdirAll(neighSysctl, 0o755)
-	for k, v := range map[string]int{"gc_thresh1": t1, "gc_thresh2": t2, "gc_thresh3": t3} {
-		os.WriteFile(neighSysctl+k, []byte(strconv.Itoa(v)+"\n"), 0o644)
+	for k, v := range vals {
+		os.MkdirAll(filepath.Dir(neighSysctl+sysctlPath(k)), 0o755)
+		os.WriteFile(neighSysctl+sysctlPath(k), []byte(strconv.Itoa(v)+"\n"), 0o644)
 	}
 	return func(k string) int {
 		v, err := readSysctl(k)
@@ -68,7 +72,7 @@ func TestNeighRaiseRelease(t *testing.T) {
 	if err != nil || !strings.Contains(restored, "gc_thresh1") {
 		t.Fatalf("last down: restored %q, %v", restored, err)
 	}
-	for k, v := range map[string]int{"gc_thresh1": 128, "gc_thresh2": 512, "gc_thresh3": 1024} {
+	for k, v := range map[string]int{"gc_thresh1": 128, "gc_thresh2": 512, "gc_thresh3": 1024, "netdev_max_backlog": 1000} {
 		if get(k) != v {
 			t.Errorf("after the last down %s = %d, want %d", k, get(k), v)
 		}
@@ -97,5 +101,22 @@ func TestNeighCrashedHolder(t *testing.T) {
 	}
 	if get("gc_thresh1") != 128 || get("gc_thresh3") != 99999 {
 		t.Errorf("gc_thresh1 %d (want 128), gc_thresh3 %d (want 99999)", get("gc_thresh1"), get("gc_thresh3"))
+	}
+}
+
+// TestBacklogOnly: a host whose neighbour limits already suffice still gets
+// the backlog raised for 64 nodes, and nothing for 16.
+func TestBacklogOnly(t *testing.T) {
+	get := fakeSysctls(t, map[string]int{"gc_thresh1": 100000, "gc_thresh2": 200000, "gc_thresh3": 400000, "netdev_max_backlog": 1000})
+	mid, big := fakeBed(t), fakeBed(t)
+	if changed, err := raiseNeigh(mid, 16); err != nil || changed != "" {
+		t.Fatalf("16 nodes: changed %q, %v; want nothing", changed, err)
+	}
+	changed, err := raiseNeigh(big, 64)
+	if err != nil || changed != "netdev_max_backlog 1000 → 16384" {
+		t.Fatalf("64 nodes: changed %q, %v", changed, err)
+	}
+	if restored, err := releaseNeigh(big); err != nil || restored != "netdev_max_backlog 16384 → 1000" || get("netdev_max_backlog") != 1000 {
+		t.Fatalf("restored %q, %v; backlog %d", restored, err, get("netdev_max_backlog"))
 	}
 }

@@ -117,9 +117,9 @@ func (tb *Testbed) up(ctx context.Context) error {
 	}
 	// After the journal exists: Down (even after a crash) releases it.
 	if changed, err := raiseNeigh(o.Dir, len(tb.Nodes)); err != nil {
-		return fmt.Errorf("raising the kernel's neighbour table limits for %d nodes: %w", len(tb.Nodes), err)
+		return fmt.Errorf("raising the kernel's neighbour table and backlog limits for %d nodes: %w", len(tb.Nodes), err)
 	} else if changed != "" {
-		o.Logf("raised the kernel's neighbour table limits for %d nodes (restored at testbed down): %s", len(tb.Nodes), changed)
+		o.Logf("raised the kernel's neighbour table and backlog limits for %d nodes (restored at testbed down): %s", len(tb.Nodes), changed)
 	}
 	if err := tb.buildSwitch(ctx); err != nil {
 		return err
