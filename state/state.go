@@ -92,11 +92,11 @@ type Daemon struct {
 
 // File is the whole state file.
 type File struct {
-	Schema       int                          `json:"schema"`
-	Orchestrator Orchestrator                 `json:"orchestrator"`
-	SyncPorts    []SyncPort                   `json:"sync_ports"`
-	Peers        []Peer                       `json:"peers"`
-	Mesh         map[string]map[string]string `json:"mesh"`
+	Schema       int          `json:"schema"`
+	Orchestrator Orchestrator `json:"orchestrator"`
+	SyncPorts    []SyncPort   `json:"sync_ports"`
+	Peers        []Peer       `json:"peers"`
+	Mesh         Mesh         `json:"mesh"`
 	// StateAgeSeconds is filled in by readers from Daemon.UpdatedAt.
 	StateAgeSeconds float64 `json:"state_age_seconds"`
 	Daemon          Daemon  `json:"daemon"`
@@ -111,7 +111,7 @@ func Write(path string, f *File) error {
 	if f.Mesh == nil {
 		f.Mesh = map[string]map[string]string{}
 	}
-	b, err := json.MarshalIndent(f, "", "  ")
+	b, err := Encode(f)
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}

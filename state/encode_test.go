@@ -1,0 +1,99 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// fullFile sets every field of File, so that a field added later without
+// a line in Encode makes TestEncodeMatchesMarshalIndent fail.
+func fullFile(n int) *File {
+	now := time.Date(2026, 12, 1, 16, 0, 0, 123456789, time.UTC)
+	f := &File{
+		Schema:          SchemaVersion,
+		Orchestrator:    Orchestrator{ID: "1_1", Site: 1, Member: 1, Fingerprint: "SHA256:abc", CertNotAfter: now, CertRenewalError: "renewal <failed> & \"quoted\""},
+		SyncPorts:       []SyncPort{{Role: "internal", Interface: "sync-int", State: PortUp, Addresses: []string{"198.18.1.1/16"}, Since: now, Error: "x"}},
+		Mesh:            map[string]map[string]string{},
+		StateAgeSeconds: 0.25,
+		Daemon:          Daemon{PID: 42, StartedAt: now, UpdatedAt: now, RefreshSeconds: 1, ConfigState: "saved", Version: "1.0"},
+		Logins:          &Logins{AlarmThreshold: 10, Lockouts: []Lockout{{Address: "198.19.1.1", Failures: 3, LockedUntil: &now, LastUser: "unknown user", Alarm: true}}},
+	}
+	var ids []string
+	for i := 1; i <= n; i++ {
+		ids = append(ids, fmt.Sprintf("%d_%d", (i-1)/8+1, (i-1)%8+1))
+	}
+	for _, a := range ids[1:] {
+		f.Peers = append(f.Peers, Peer{ID: a, Status: Authenticated, Fingerprint: "SHA256:x", Reason: "TLS session", Since: now, Port: "external",
+			Address: "198.19.1.2", CertNotAfter: &now, PresentedFingerprint: "SHA256:y"})
+		v := map[string]string{}
+		for _, b := range ids {
+			if a != b {
+				v[b] = Authenticated
+			}
+		}
+		f.Mesh[a] = v
+	}
+	return f
+}
+
+func TestEncodeMatchesMarshalIndent(t *testing.T) {
+	odd := fullFile(3)
+	odd.Mesh["9_9"] = nil
+	odd.Mesh["9_8"] = map[string]string{}
+	odd.Mesh["<&>"] = map[string]string{"é\u2028\x01\"\\": "Unre\tachable", "10_1": "Unknown", "9_1": "Untrusted"}
+	empty := &File{}
+	noMesh := fullFile(2)
+	noMesh.Mesh, noMesh.Logins, noMesh.Peers = map[string]map[string]string{}, nil, nil
+	for name, f := range map[string]*File{"64 nodes": fullFile(64), "odd keys": odd, "zero": empty, "empty mesh": noMesh} {
+		want, err := json.MarshalIndent(f, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			i := 0
+			for i < len(got) && i < len(want) && got[i] == want[i] {
+				i++
+			}
+			t.Errorf("%s: Encode differs from MarshalIndent at byte %d:\n got %q\nwant %q", name, i, got[max(0, i-40):min(len(got), i+40)], want[max(0, i-40):min(len(want), i+40)])
+		}
+	}
+}
+
+func FuzzEncode(f *testing.F) {
+	f.Add("1_2", "1_1", "Authenticated")
+	f.Add("<", "\u2028", "\xff")
+	f.Fuzz(func(t *testing.T, from, to, st string) {
+		x := &File{Mesh: map[string]map[string]string{from: {to: st, "1_1": st}, to: nil}}
+		want, err := json.MarshalIndent(x, "", "  ")
+		if err != nil {
+			t.Skip()
+		}
+		got, err := Encode(x)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Encode %q (%v), want %q", got, err, want)
+		}
+	})
+}
+
+func BenchmarkEncode(b *testing.B) {
+	f := fullFile(64)
+	for b.Loop() {
+		if _, err := Encode(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMarshalIndent(b *testing.B) {
+	f := fullFile(64)
+	for b.Loop() {
+		json.MarshalIndent(f, "", "  ")
+	}
+}
