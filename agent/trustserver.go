@@ -108,6 +108,7 @@ func (a *Agent) pinMembers(ms []judgedPin, replace map[identity.ID]bool, by stri
 		todo = append(todo, truststore.NewPin{ID: m.id, Key: m.key})
 	}
 	refused, err := a.trust.SetPinsIf(todo, by, func(id identity.ID) bool { return replace[id] })
+	var events []audit.Event
 	for _, p := range todo {
 		switch {
 		case err != nil:
@@ -116,9 +117,12 @@ func (a *Agent) pinMembers(ms []judgedPin, replace map[identity.ID]bool, by stri
 			results[p.ID.String()] = "error: " + refused[p.ID].Error()
 		case results[p.ID.String()] == "":
 			results[p.ID.String()] = "trusted"
-			a.record(audit.Event{Type: "trust", Source: by, Result: "ok", Reason: fmt.Sprintf("trusted %s (key %s)", p.ID, identity.Fingerprint(p.Key)),
+			events = append(events, audit.Event{Type: "trust", Source: by, Result: "ok", Reason: fmt.Sprintf("trusted %s (key %s)", p.ID, identity.Fingerprint(p.Key)),
 				Fields: map[string]string{"id": p.ID.String(), "fingerprint": identity.Fingerprint(p.Key)}})
 		}
+	}
+	if err := a.audit.RecordAll(events); err != nil {
+		a.log.WithError(err).Error("audit log write failed")
 	}
 	return results
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,35 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted an unterminated log")
 		}
 	})
+}
+
+// TestRecordAll: a batch is chained line by line like single records, and
+// the chain continues across batches and single records.
+func TestRecordAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	l.Notify = func(r Record) { got = append(got, r.Seq) }
+	if err := l.Record(Event{Type: "login"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordAll([]Event{{Type: "trust", Reason: "a"}, {Type: "trust", Reason: "b"}, {Type: "trust", Reason: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordAll(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(Event{Type: "logout"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if n, err := VerifyFile(path); err != nil || n != 5 {
+		t.Fatalf("VerifyFile = %d, %v; want 5, nil", n, err)
+	}
+	if fmt.Sprint(got) != "[1 2 3 4 5]" {
+		t.Errorf("notified %v, want [1 2 3 4 5]", got)
+	}
 }
