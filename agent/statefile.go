@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -16,7 +17,13 @@ const minStateInterval = 100 * time.Millisecond
 
 // meshStateInterval spaces writes for changes of peers' views alone (the
 // mesh matrix): display only, and by the thousand while 64 nodes converge.
-const meshStateInterval = time.Second
+// One session flapping in a 64-node mesh changes the view of two nodes,
+// which 62 others then write down: at 1 s those writes (and their garbage)
+// came in machine-wide bursts that delayed liveness ticks into more flaps.
+const meshStateInterval = 3 * time.Second
+
+// meshStateMinDelay is the least delay of a write for a mesh change.
+const meshStateMinDelay = 200 * time.Millisecond
 
 // stateWriter rewrites the state file on every change (at most every
 // minStateInterval). Without a change it only touches the file every
@@ -28,51 +35,58 @@ func (a *Agent) stateWriter(ctx context.Context) {
 	t := time.NewTicker(a.cfg.StateRefresh)
 	defer t.Stop()
 	var last time.Time
+	// due is when the pending rewrite happens (zero: none pending). A
+	// pending rewrite never holds up the periodic touch.
+	var due time.Time
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	arm := func(at time.Time) {
+		if !due.IsZero() && !at.Before(due) {
+			return
+		}
+		due = at
+		timer.Reset(time.Until(at))
+	}
 	for {
-		rewrite := true
+		write := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.dirty:
-			if wait := minStateInterval - time.Since(last); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
+			arm(last.Add(minStateInterval))
+			continue
 		case <-a.meshDirty:
-			if wait := meshStateInterval - time.Since(last); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-a.dirty: // a status change: write both now-ish
-					if wait := minStateInterval - time.Since(last); wait > 0 {
-						select {
-						case <-ctx.Done():
-							return
-						case <-time.After(wait):
-						}
-					}
-				case <-time.After(wait):
-				}
-			}
+			// Never at once: one peer's changed view reaches every node
+			// at the same moment, and 63 daemons rewriting their files
+			// together made machine-wide bursts. A random delay spreads
+			// them (and coalesces what follows).
+			arm(maxTime(last.Add(meshStateInterval), time.Now().Add(meshStateMinDelay+rand.N(meshStateInterval))))
+			continue
+		case <-timer.C:
+			write = !due.IsZero()
 		case <-t.C:
-			rewrite = last.IsZero()
+			write = last.IsZero()
 		}
 		now := time.Now()
-		if !rewrite {
+		if !write {
 			if err := os.Chtimes(a.opts.Layout.StateFile(), now, now); err == nil {
 				continue
 			}
 			// Gone or unwritable: write it whole.
 		}
-		last = now
+		last, due = now, time.Time{}
 		if err := a.writeState(); err != nil {
 			a.log.WithError(err).Error("writing state file")
 		}
 		a.beat.mark()
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // snapshot builds the state file content from the agent's current view.
