@@ -52,8 +52,8 @@ auth:
   renew_before: {{.RenewBefore}}
 
 peers:
-  heartbeat: 100ms
-  dead_after: 600ms
+  heartbeat: 200ms
+  dead_after: 750ms
 
 log:
   level: info

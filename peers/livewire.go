@@ -47,6 +47,8 @@ type liveKeys struct {
 	send, recv hash.Hash
 	sendCtr    uint64
 	recvCtr    uint64 // highest counter accepted
+	// phase picks the ticks this session sends on (tick.go).
+	phase int
 }
 
 // deriveLiveKeys exports the liveness secrets from a finished TLS session.
@@ -59,6 +61,7 @@ func deriveLiveKeys(cs tls.ConnectionState, lower bool) (*liveKeys, error) {
 	}
 	k := &liveKeys{}
 	copy(k.tag[:], km)
+	k.phase = int(km[0] & 1)
 	lo, hi := km[liveTagLen:liveTagLen+liveKeyLen], km[liveTagLen+liveKeyLen:]
 	if !lower {
 		lo, hi = hi, lo

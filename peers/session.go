@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -54,6 +55,9 @@ type session struct {
 	// unreadSeen is the unread byte count the tick last excused (tick
 	// goroutine only).
 	unreadSeen int
+	// refreshJitter spreads the sessions' periodic view refreshes, which
+	// would otherwise all fall on one tick (sessions start together).
+	refreshJitter time.Duration
 
 	closeOnce sync.Once
 	quiet     atomic.Bool // closed by the manager, which set the status itself
@@ -93,6 +97,16 @@ func (s *session) want(w uint32) {
 	select {
 	case s.poke <- struct{}{}:
 	default:
+	}
+}
+
+// ended reports whether the session was closed.
+func (s *session) ended() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -143,6 +157,7 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 	s := &session{
 		m: m, p: p, conn: conn, hs: hs, dialedByLower: dialedByLower, byLoop: byLoop, peerKey: pub,
 		out: make(chan outFrame, sessionOutSize), viewDirty: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan struct{}),
+		refreshJitter: rand.N(viewRefresh / 3),
 	}
 	stop := context.AfterFunc(ctx, func() { s.close(nil, true) })
 	defer stop()
@@ -229,6 +244,7 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 	}
 	_, cert, _, fp, _ := hs.result()
 	p.sess = s
+	m.publishSessionsLocked()
 	p.fp, p.presented = fp, ""
 	na := cert.NotAfter
 	p.certNotAfter = &na
@@ -243,9 +259,6 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 	// The first tick repeats the hello's view: one sent while the peer was
 	// still attaching the session may have been dropped.
 	s.pending.Store(wantView)
-	if s.live != nil {
-		m.liveTags[s.live.tag] = s
-	}
 	if h.Version >= 2 {
 		// Each side says which records it holds; the other answers with
 		// what is missing (DESIGN §5.5).
@@ -284,14 +297,12 @@ func addrOf(a net.Addr) netip.Addr {
 func (m *Manager) ended(s *session) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s.live != nil && m.liveTags[s.live.tag] == s {
-		delete(m.liveTags, s.live.tag)
-	}
 	p := s.p
 	if p.sess != s {
 		return
 	}
 	p.sess = nil
+	m.publishSessionsLocked()
 	if !s.byLoop {
 		p.kickLoop(false)
 	}
@@ -342,7 +353,11 @@ func (s *session) writer() {
 		case <-s.poke:
 			w := s.pending.Swap(0)
 			if w&wantView != 0 {
-				buf = s.appendView(buf)
+				if time.Since(time.Unix(0, s.lastView.Load())) < minViewInterval {
+					s.pending.Or(wantView) // the tick pokes again when due
+				} else {
+					buf = s.appendView(buf)
+				}
 			}
 			if w&wantCert != 0 {
 				if cur := m.cfg.Self(); cur != nil && cur.Cert != nil && cur.Cert != s.sentCert.Load() {
@@ -387,22 +402,42 @@ func (s *session) writer() {
 	}
 }
 
-// expire ends a session whose peer certificate expired while it ran
-// (its renewal failed): validity is a condition of trust, not only of the
-// handshake.
-func (m *Manager) expire(s *session) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := s.p
-	if p.sess != s || p.certNotAfter == nil {
-		return false
+// expirer ends, every second, the sessions whose peer certificate expired
+// while they ran (its renewal failed): validity is a condition of trust,
+// not only of the handshake. Not the tick's job: it takes the manager's
+// lock.
+func (m *Manager) expirer(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Our renewed certificate goes to every session (Self may take
+		// the daemon's lock: not in the tick either).
+		var cert *x509.Certificate
+		if id := m.cfg.Self(); id != nil {
+			cert = id.Cert
+		}
+		m.mu.Lock()
+		now := m.now()
+		for _, p := range m.order {
+			s := p.sess
+			if s == nil {
+				continue
+			}
+			if p.certNotAfter != nil && now.After(*p.certNotAfter) {
+				m.dropLocked(p, state.Untrusted, fmt.Sprintf("certificate expired %s ago", fmtDur(now.Sub(*p.certNotAfter))))
+				continue
+			}
+			if sc := s.sentCert.Load(); cert != nil && sc != nil && cert != sc && !bytes.Equal(cert.Raw, sc.Raw) {
+				s.want(wantCert)
+			}
+		}
+		m.mu.Unlock()
 	}
-	now := m.now()
-	if !now.After(*p.certNotAfter) {
-		return false
-	}
-	m.dropLocked(p, state.Untrusted, fmt.Sprintf("certificate expired %s ago", fmtDur(now.Sub(*p.certNotAfter))))
-	return true
 }
 
 // appendView appends our current view, encoded once per change for all

@@ -1,9 +1,7 @@
 package peers
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"net/netip"
 	"runtime"
 	"time"
@@ -40,58 +38,68 @@ func (m *Manager) ticker(ctx context.Context) {
 	if !prioritiseThread() {
 		m.logf("peers: liveness tick at normal priority (not permitted to raise it)")
 	}
-	buf := make([]byte, 512)
-	var pkt []byte
-	var sessions []*session
+	var out outQueue
 	last := time.Now()
 	next := last
 	var strainedUntil time.Time
-	perSecond := max(1, int(time.Second/m.cfg.Heartbeat))
+	period := m.tickPeriod()
+	perSecond := max(1, int(time.Second/period))
 	for n := 1; ; n++ {
-		next = next.Add(m.cfg.Heartbeat)
+		next = next.Add(period)
 		sleepUntil(next)
 		if ctx.Err() != nil {
 			return
 		}
 		now := time.Now()
 		late := now.Sub(next)
-		if late > m.cfg.Heartbeat {
+		if late > period {
 			next = now // fell behind (stopped, starved): do not catch up in a burst
 		}
 		// A tick this late means this process did not run (stopped, or
 		// starved of CPU): what it heard meanwhile is still queued, so
 		// judge nobody on this tick.
-		judge := now.Sub(last) < m.cfg.DeadAfter
+		gap := now.Sub(last)
+		judge := gap < m.cfg.DeadAfter
 		last = now
 		// While our own tick runs late the machine is saturated (a trust
 		// storm on a shared host): peers are likely late for the same
 		// reason, and ending their sessions would only add handshakes.
 		// Judge with strainedDeadAfter until we ran on time for a while.
-		if late > m.cfg.DeadAfter/4 {
+		// A long gap since the last tick counts too: a stall inside the
+		// previous tick does not show as lateness of this one.
+		if late > m.cfg.DeadAfter/4 || gap > period+m.cfg.DeadAfter/4 {
 			strainedUntil = now.Add(strainWindow)
 		}
 		deadAfter := m.cfg.DeadAfter
 		if now.Before(strainedUntil) {
 			deadAfter = max(deadAfter, strainedDeadAfter)
 		}
-		m.drainUDP(buf, now)
+		t := m.tickSess.Load()
+		if t == nil {
+			t = &tickSessions{}
+		}
+		m.drainUDP(now, t.byTag)
 		slow := n%perSecond == 0
 
-		sessions = sessions[:0]
-		m.mu.Lock()
-		for _, p := range m.order {
-			if p.sess != nil {
-				sessions = append(sessions, p.sess)
+		// System calls first (datagrams out), waking writers last: a woken
+		// writer may take this process's last free P, and a system call
+		// returning without one waits for ordinary threads to run —
+		// behind every other process on a busy host.
+		for _, s := range t.list {
+			// Each session sends every other tick, half of them on even
+			// ticks and half on odd ones, so the sends of a large mesh are
+			// spread over the interval.
+			// A late tick sends for every session: the others' last
+			// datagrams are already a late tick old.
+			if s.live != nil && ((n+s.live.phase)%2 == 0 || late > period/2) && !m.testMuteUDP.Load() && !s.ended() {
+				out.add(s)
 			}
 		}
-		m.mu.Unlock()
-		var cert *x509.Certificate
-		if slow {
-			if id := m.cfg.Self(); id != nil {
-				cert = id.Cert
+		out.flush(m)
+		for _, s := range t.list {
+			if s.ended() {
+				continue // the next published list drops it
 			}
-		}
-		for _, s := range sessions {
 			if judge && now.Sub(time.Unix(0, s.lastHeard.Load())) > deadAfter {
 				// Bytes waiting in the kernel mean it spoke and our reader
 				// is late (a busy process) — unless the count stands still
@@ -104,33 +112,110 @@ func (m *Manager) ticker(ctx context.Context) {
 				}
 				s.lastHeard.Store(now.UnixNano())
 			}
-			if s.live != nil && !m.testMuteUDP.Load() {
-				pkt = s.live.appendDatagram(pkt[:0])
-				if err := s.udp.send(pkt, s.udpTo); err != nil {
-					m.limiter.logf(m.logf, "udp:"+s.p.spec.ID.String(), "peers: liveness datagram to %s at %s: %v", s.p.spec.ID, s.udpTo, err)
-				}
-			}
 			var w uint32
 			if !s.udpOut.Load() && now.Sub(time.Unix(0, s.lastSent.Load())) >= m.cfg.Heartbeat/2 {
 				w |= wantHeartbeat
 			}
-			if slow {
-				if sc := s.sentCert.Load(); cert != nil && sc != nil && cert != sc && !bytes.Equal(cert.Raw, sc.Raw) {
-					w |= wantCert
-				}
-				if now.Sub(time.Unix(0, s.lastView.Load())) >= viewRefresh {
-					w |= wantView
-				}
-				if m.expire(s) {
-					continue
-				}
+			if slow && now.Sub(time.Unix(0, s.lastView.Load())) >= viewRefresh+s.refreshJitter {
+				w |= wantView
 			}
-			if w != 0 || s.pending.Load() != 0 {
+			// A deferred view waits out minViewInterval: poking the writer
+			// every tick for it would send one per tick while a large mesh
+			// converges, each decoded by its receiver.
+			pend := s.pending.Load()
+			if pend&wantView != 0 && now.Sub(time.Unix(0, s.lastView.Load())) < minViewInterval {
+				pend &^= wantView
+			}
+			if w != 0 || pend != 0 {
 				s.want(w)
 			}
 		}
+		if took := time.Since(now); late > m.cfg.DeadAfter/4 || took > period {
+			m.limiter.logf(m.logf, "slowtick", "peers: liveness tick %s late, took %s (this process was not scheduled in time: peers may find it silent)", fmtDur(late), fmtDur(took))
+		}
 	}
 }
+
+// outQueue is one tick's datagrams, sent per socket in one batch.
+type outQueue struct {
+	data  []byte // every datagram, back to back
+	socks []*udpSock
+	by    map[*udpSock]*outBatch
+}
+
+type outBatch struct {
+	pkts [][]byte
+	tos  []netip.AddrPort
+	sess []*session
+}
+
+func (q *outQueue) add(s *session) {
+	if q.by == nil {
+		q.by = map[*udpSock]*outBatch{}
+	}
+	b := q.by[s.udp]
+	if b == nil {
+		b = &outBatch{}
+		q.by[s.udp] = b
+	}
+	if len(b.pkts) == 0 {
+		q.socks = append(q.socks, s.udp)
+	}
+	if cap(q.data)-len(q.data) < livePktLen {
+		// A new array: the datagrams queued so far keep the old one.
+		q.data = make([]byte, 0, max(2*cap(q.data), 64*livePktLen))
+	}
+	start := len(q.data)
+	q.data = s.live.appendDatagram(q.data)
+	b.pkts = append(b.pkts, q.data[start:len(q.data):len(q.data)])
+	b.tos = append(b.tos, s.udpTo)
+	b.sess = append(b.sess, s)
+}
+
+func (q *outQueue) flush(m *Manager) {
+	for _, u := range q.socks {
+		b := q.by[u]
+		u.sendBatch(b.pkts, b.tos, func(i int, err error) {
+			s := b.sess[i]
+			m.limiter.logf(m.logf, "udp:"+s.p.spec.ID.String(), "peers: liveness datagram to %s at %s: %v", s.p.spec.ID, s.udpTo, err)
+		})
+		b.pkts, b.tos, b.sess = b.pkts[:0], b.tos[:0], b.sess[:0]
+	}
+	q.socks = q.socks[:0]
+	q.data = q.data[:0]
+}
+
+// tickSessions is the attached sessions as the tick sees them. The tick
+// runs at a raised priority; waiting for the manager's lock would tie it to
+// whichever ordinary goroutine holds it on a saturated machine (priority
+// inversion), so whoever attaches or ends a session publishes a new copy
+// (publishSessionsLocked) and the tick only loads it.
+type tickSessions struct {
+	list  []*session
+	byTag map[liveTag]*session
+}
+
+// publishSessionsLocked publishes the sessions for the tick; callers hold
+// m.mu and just set or cleared a peer's session.
+func (m *Manager) publishSessionsLocked() {
+	t := &tickSessions{byTag: map[liveTag]*session{}}
+	for _, p := range m.order {
+		if s := p.sess; s != nil {
+			t.list = append(t.list, s)
+			if s.live != nil {
+				t.byTag[s.live.tag] = s
+			}
+		}
+	}
+	m.tickSess.Store(t)
+}
+
+// tickPeriod is half the datagram interval: a silent peer is judged, and
+// arrived datagrams are read, twice per interval, so the time to notice a
+// death is DeadAfter plus at most one period, while each session sends
+// only once per Heartbeat (at 64 nodes the datagrams are nearly all of the
+// idle cost: bench/RESULTS.md).
+func (m *Manager) tickPeriod() time.Duration { return max(m.cfg.Heartbeat/2, 5*time.Millisecond) }
 
 // Under strain (our own tick late) a peer is declared dead only after
 // strainedDeadAfter, until our tick ran on time for strainWindow.
@@ -149,33 +234,24 @@ const maxDrain = 4096
 
 // drainUDP reads every queued liveness datagram: authentic, new ones are
 // evidence of life for their session.
-func (m *Manager) drainUDP(buf []byte, now time.Time) {
-	m.mu.Lock()
-	socks := m.udpSocks
-	m.mu.Unlock()
-	for _, u := range socks {
-		for range maxDrain {
-			n, ok, err := u.recv(buf)
+func (m *Manager) drainUDP(now time.Time, byTag map[liveTag]*session) {
+	for _, u := range m.udpSnap.Load().socks() {
+		err := u.recvBatch(maxDrain, func(b []byte) {
+			d, err := parseDatagram(b)
 			if err != nil {
-				m.limiter.logf(m.logf, "udprecv", "peers: reading liveness datagrams on %s: %v", u.local, err)
+				return
 			}
-			if !ok {
-				break
-			}
-			d, err := parseDatagram(buf[:n])
-			if err != nil {
-				continue
-			}
-			m.mu.Lock()
-			s := m.liveTags[d.tag]
-			m.mu.Unlock()
+			s := byTag[d.tag]
 			if s == nil || !s.live.accept(d) {
-				continue
+				return
 			}
 			s.lastHeard.Store(now.UnixNano())
 			if !s.udpIn.Swap(true) {
 				s.want(wantUDPOK)
 			}
+		})
+		if err != nil {
+			m.limiter.logf(m.logf, "udprecv", "peers: reading liveness datagrams on %s: %v", u.local, err)
 		}
 	}
 }
@@ -209,4 +285,15 @@ func (m *Manager) openUDP(a netip.AddrPort) {
 	// Copy on write: drainUDP reads a snapshot without the lock. Run
 	// closes the sockets once the tick has stopped.
 	m.udpSocks = append(append([]*udpSock(nil), m.udpSocks...), u)
+	m.udpSnap.Store(&udpList{m.udpSocks})
+}
+
+// udpList is an immutable list of the liveness sockets.
+type udpList struct{ l []*udpSock }
+
+func (u *udpList) socks() []*udpSock {
+	if u == nil {
+		return nil
+	}
+	return u.l
 }

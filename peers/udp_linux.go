@@ -1,12 +1,13 @@
 package peers
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +18,37 @@ import (
 type udpSock struct {
 	fd    int
 	local netip.AddrPort
+	// Scratch for sendmmsg/recvmmsg, used only by the tick goroutine: one
+	// system call per socket and tick instead of one per datagram.
+	out mmsgOut
+	in  *mmsgIn
+}
+
+// mmsghdr is struct mmsghdr.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+type mmsgOut struct {
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for either family
+}
+
+// inBatch is how many datagrams one recvmmsg reads; inBuf is each one's
+// buffer (a liveness datagram is 36 bytes; a longer one arrives truncated
+// and is refused for its length).
+const (
+	inBatch = 64
+	inBuf   = 64
+)
+
+type mmsgIn struct {
+	hdrs [inBatch]mmsghdr
+	iovs [inBatch]unix.Iovec
+	bufs [inBatch][inBuf]byte
 }
 
 // listenUDP binds a liveness socket on a (IP_FREEBIND: the sync address may
@@ -67,31 +99,95 @@ func addrPort(sa unix.Sockaddr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// send writes one datagram; it never blocks (a full socket buffer drops it,
-// as the network would).
-func (u *udpSock) send(b []byte, to netip.AddrPort) error {
-	return unix.Sendto(u.fd, b, unix.MSG_DONTWAIT, sockaddr(to))
+// sendBatch sends pkts[i] to tos[i] with as few system calls as the kernel
+// allows; it never blocks (a full socket buffer drops the rest, as the
+// network would). onErr hears each datagram the kernel refused.
+func (u *udpSock) sendBatch(pkts [][]byte, tos []netip.AddrPort, onErr func(i int, err error)) {
+	n := len(pkts)
+	o := &u.out
+	if cap(o.hdrs) < n {
+		o.hdrs, o.iovs, o.names = make([]mmsghdr, n), make([]unix.Iovec, n), make([]unix.RawSockaddrInet6, n)
+	}
+	o.hdrs, o.iovs, o.names = o.hdrs[:n], o.iovs[:n], o.names[:n]
+	for i, p := range pkts {
+		o.iovs[i].Base = &p[0]
+		o.iovs[i].SetLen(len(p))
+		o.hdrs[i] = mmsghdr{}
+		h := &o.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&o.names[i]))
+		h.Namelen = putSockaddr(&o.names[i], tos[i])
+		h.Iov = &o.iovs[i]
+		h.SetIovlen(1)
+	}
+	for off := 0; off < n; {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&o.hdrs[off])), uintptr(n-off), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			return // socket buffer full: the rest is dropped
+		case e != 0:
+			onErr(off, e) // the first unsent one failed: skip it
+			off++
+			continue
+		}
+		off += int(r)
+	}
+	runtime.KeepAlive(pkts)
 }
 
-// recv reads one queued datagram into buf; ok is false when none is queued.
-func (u *udpSock) recv(buf []byte) (n int, ok bool, err error) {
-	for {
-		n, _, err = unix.Recvfrom(u.fd, buf, unix.MSG_DONTWAIT)
-		switch {
-		case err == nil:
-			return n, true, nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EAGAIN):
-			return 0, false, nil
-		}
-		// ICMP errors of earlier sends (ECONNREFUSED...) surface here on
-		// some kernels: not this socket's failure.
-		if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.EHOSTUNREACH) || errors.Is(err, unix.ENETUNREACH) {
-			continue
-		}
-		return 0, false, err
+// putSockaddr writes to into sa and returns its length.
+func putSockaddr(sa *unix.RawSockaddrInet6, to netip.AddrPort) uint32 {
+	port := to.Port()
+	if ip := to.Addr().Unmap(); ip.Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ip.As4()}
+		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		return unix.SizeofSockaddrInet4
 	}
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.Addr().As16()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+	return unix.SizeofSockaddrInet6
+}
+
+// recvBatch hands every queued datagram (at most max) to handle, reading
+// up to inBatch per system call.
+func (u *udpSock) recvBatch(max int, handle func([]byte)) error {
+	if u.in == nil {
+		u.in = &mmsgIn{}
+		for i := range u.in.hdrs {
+			u.in.iovs[i].Base = &u.in.bufs[i][0]
+			u.in.iovs[i].SetLen(inBuf)
+			u.in.hdrs[i].hdr.Iov = &u.in.iovs[i]
+			u.in.hdrs[i].hdr.SetIovlen(1)
+		}
+	}
+	in := u.in
+	for read := 0; read < max; {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&in.hdrs[0])), inBatch, unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			return nil
+		case e == unix.ECONNREFUSED || e == unix.EHOSTUNREACH || e == unix.ENETUNREACH:
+			// ICMP errors of earlier sends surface here on some
+			// kernels: not this socket's failure.
+			continue
+		case e != 0:
+			return e
+		}
+		for i := range int(r) {
+			handle(in.bufs[i][:min(int(in.hdrs[i].n), inBuf)])
+		}
+		read += int(r)
+		if int(r) < inBatch {
+			return nil
+		}
+	}
+	return nil
 }
 
 func (u *udpSock) close() { unix.Close(u.fd) }

@@ -16,9 +16,13 @@ func listenUDP(netip.AddrPort) (*udpSock, error) {
 	return nil, errors.New("liveness datagrams are supported on Linux only")
 }
 
-func (*udpSock) send([]byte, netip.AddrPort) error { return errors.ErrUnsupported }
+func (*udpSock) sendBatch(pkts [][]byte, _ []netip.AddrPort, onErr func(int, error)) {
+	for i := range pkts {
+		onErr(i, errors.ErrUnsupported)
+	}
+}
 
-func (*udpSock) recv([]byte) (int, bool, error) { return 0, false, nil }
+func (*udpSock) recvBatch(int, func([]byte)) error { return nil }
 
 func (*udpSock) close() {}
 

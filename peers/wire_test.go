@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/records"
+	"github.com/orchd/orchd/state"
 )
 
 // Fixed material so seeds and tables are stable.
@@ -54,6 +56,53 @@ func validHave() []byte {
 	json.Unmarshal(validRecords()[len(`{"type":"records","records":[`):len(validRecords())-2], &r)
 	b, _ := json.Marshal(&wireHave{Type: typeHave, Keys: []string{r.Key()}})
 	return b
+}
+
+// TestFastView: the frames we send take the fast path, with the general
+// decoder's result; other shapes fall back to it.
+func TestFastView(t *testing.T) {
+	view := map[string]string{}
+	for s := 1; s <= 8; s++ {
+		for m := 1; m <= 8; m++ {
+			view[fmt.Sprintf("%d_%d", s, m)] = []string{state.Authenticated, state.Unknown, state.Unreachable, state.Untrusted}[(s+m)%4]
+		}
+	}
+	for _, v := range []map[string]string{view, {}} {
+		f, err := appendFrame(nil, &wireView{Type: typeView, View: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := fastView(f[4:])
+		if !ok || !mapsEqual(got, v) {
+			t.Fatalf("fast path on our own frame: ok=%v, %d entries, want %d", ok, len(got), len(v))
+		}
+	}
+	for _, b := range []string{
+		`{"type":"view", "view":{"1_1":"Unknown"}}`,
+		`{"type":"view","view":{"01_1":"Unknown"}}`,
+		`{"type":"view","view":{"1_1":"unknown"}}`,
+		`{"type":"view","view":{"1_1":"Unknown"},"extra":1}`,
+		`{"type":"view","view":{"1_1":"Unknown"}`,
+	} {
+		if _, ok := fastView([]byte(b)); ok {
+			t.Errorf("fast path accepted %s", b)
+		}
+	}
+}
+
+func BenchmarkDecodeView(b *testing.B) {
+	view := map[string]string{}
+	for s := 1; s <= 8; s++ {
+		for m := 1; m <= 8; m++ {
+			view[fmt.Sprintf("%d_%d", s, m)] = state.Authenticated
+		}
+	}
+	f, _ := appendFrame(nil, &wireView{Type: typeView, View: view})
+	for b.Loop() {
+		if _, err := decodeView(f[4:]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func TestReadFrame(t *testing.T) {
@@ -226,7 +275,23 @@ func FuzzDecodeHello(f *testing.F) {
 func FuzzDecodeView(f *testing.F) {
 	f.Add([]byte(`{"type":"view","view":{"1_1":"Authenticated","2_1":"Untrusted"}}`))
 	f.Add([]byte(`{"type":"view","view":{"01_1":"Unknown"}}`))
+	f.Add([]byte(`{"type":"view","view":{}}`))
+	f.Add([]byte(`{"type":"view","view":{"1_1":"Unreachable","1_1":"Unknown"}}`))
+	f.Add([]byte(`{"type":"view","view":{"1_1":"Unreachable",}}`))
+	f.Add([]byte(`{"type":"view","view":{"1_1":"Unreachable"}} `))
+	f.Add([]byte(`{"type":"view","view":{"1_1":"Unre\u0061chable"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The fast path agrees with the general decoder on everything it
+		// accepts.
+		if fv, ok := fastView(b); ok {
+			g, err := decodeViewJSON(b)
+			if err != nil {
+				t.Fatalf("fast path accepted %q, general decoder: %v", b, err)
+			}
+			if !mapsEqual(fv, g.View) {
+				t.Fatalf("fast path %v, general %v for %q", fv, g.View, b)
+			}
+		}
 		v, err := decodeView(b)
 		if err != nil {
 			return
@@ -291,4 +356,19 @@ func FuzzVerifyRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkDecodeViewJSON(b *testing.B) {
+	view := map[string]string{}
+	for s := 1; s <= 8; s++ {
+		for m := 1; m <= 8; m++ {
+			view[fmt.Sprintf("%d_%d", s, m)] = state.Authenticated
+		}
+	}
+	f, _ := appendFrame(nil, &wireView{Type: typeView, View: view})
+	for b.Loop() {
+		if _, err := decodeViewJSON(f[4:]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
