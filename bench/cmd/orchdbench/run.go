@@ -365,23 +365,6 @@ func numCPU() int {
 	return n
 }
 
-func memAvailableMB() int {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 1 << 30
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "MemAvailable:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				kb, _ := strconv.Atoi(f[1])
-				return kb / 1024
-			}
-		}
-	}
-	return 1 << 30
-}
-
 // smallPhase: trust on 2x2, then on the last trusted 2x2 everything that
 // needs few nodes.
 func smallPhase(ctx context.Context, o runOpts, res *Results) error {
