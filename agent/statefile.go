@@ -60,7 +60,9 @@ func (a *Agent) stateWriter(ctx context.Context) {
 			// at the same moment, and 63 daemons rewriting their files
 			// together made machine-wide bursts. A random delay spreads
 			// them (and coalesces what follows).
-			arm(maxTime(last.Add(meshStateInterval), time.Now().Add(meshStateMinDelay+rand.N(meshStateInterval))))
+			// Scaled to the mesh: a small one shows its matrix at once.
+			spread := meshStateInterval * time.Duration(a.mesh.PeerCount()+1) / 64
+			arm(maxTime(last.Add(spread), time.Now().Add(meshStateMinDelay*time.Duration(a.mesh.PeerCount()+1)/64+rand.N(spread))))
 			continue
 		case <-timer.C:
 			write = !due.IsZero()

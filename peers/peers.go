@@ -118,6 +118,8 @@ type Manager struct {
 	udpSnap  atomic.Pointer[udpList]
 	tickSess atomic.Pointer[tickSessions]
 
+	npeers atomic.Int32 // len(peers), for lock-free readers
+
 	mu    sync.Mutex
 	peers map[identity.ID]*peer
 	// viewFrame is our view encoded once for every session, valid while
@@ -201,6 +203,7 @@ func (m *Manager) addLocked(spec PeerSpec) *peer {
 	}
 	m.peers[spec.ID] = p
 	m.order = append(m.order, p)
+	m.npeers.Store(int32(len(m.peers)))
 	sort.Slice(m.order, func(i, j int) bool { return identity.Less(m.order[i].spec.ID, m.order[j].spec.ID) })
 	return p
 }
@@ -237,6 +240,7 @@ func (m *Manager) SetPeers(specs []PeerSpec) {
 			p.stop()
 		}
 		delete(m.peers, p.spec.ID)
+		m.npeers.Store(int32(len(m.peers)))
 		for _, q := range m.order {
 			if q.sess != nil {
 				q.sess.viewChanged()

@@ -331,6 +331,15 @@ func (m *Manager) ended(s *session) {
 // receiver and rewriting its state file.
 const minViewInterval = 2 * time.Second
 
+// viewInterval is minViewInterval scaled to the mesh: a 4-node mesh needs
+// no spacing (and its matrix should show at once), a 64-node one all of it.
+func (m *Manager) viewInterval() time.Duration {
+	return max(100*time.Millisecond, minViewInterval*time.Duration(m.npeers.Load())/63)
+}
+
+// PeerCount is the number of expected peers.
+func (m *Manager) PeerCount() int { return int(m.npeers.Load()) }
+
 // Constant frames, encoded once.
 var (
 	heartbeatFrame, _ = appendFrame(nil, &wireHeartbeat{Type: typeHeartbeat})
@@ -353,7 +362,7 @@ func (s *session) writer() {
 		case <-s.poke:
 			w := s.pending.Swap(0)
 			if w&wantView != 0 {
-				if time.Since(time.Unix(0, s.lastView.Load())) < minViewInterval {
+				if time.Since(time.Unix(0, s.lastView.Load())) < m.viewInterval() {
 					s.pending.Or(wantView) // the tick pokes again when due
 				} else {
 					buf = s.appendView(buf)
@@ -378,7 +387,7 @@ func (s *session) writer() {
 			// During a storm of changes (a large mesh converging) one
 			// view per minViewInterval is enough; the tick sends the
 			// latest later.
-			if time.Since(time.Unix(0, s.lastView.Load())) < minViewInterval {
+			if time.Since(time.Unix(0, s.lastView.Load())) < m.viewInterval() {
 				s.pending.Or(wantView)
 				continue
 			}

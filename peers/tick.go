@@ -123,7 +123,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			// every tick for it would send one per tick while a large mesh
 			// converges, each decoded by its receiver.
 			pend := s.pending.Load()
-			if pend&wantView != 0 && now.Sub(time.Unix(0, s.lastView.Load())) < minViewInterval {
+			if pend&wantView != 0 && now.Sub(time.Unix(0, s.lastView.Load())) < m.viewInterval() {
 				pend &^= wantView
 			}
 			if w != 0 || pend != 0 {
