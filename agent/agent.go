@@ -91,6 +91,7 @@ type Agent struct {
 	beat  loopBeat // the main loop's last pass, for the systemd watchdog
 	// meshDirty: only peers' views of the mesh changed (statefile.go).
 	meshDirty chan struct{}
+	stateOut  state.Writer // keeps its encoding buffer between writes
 }
 
 // New loads the identity and checks it against the configuration.

@@ -123,5 +123,5 @@ func (a *Agent) snapshot(now time.Time) *state.File {
 }
 
 func (a *Agent) writeState() error {
-	return state.Write(a.opts.Layout.StateFile(), a.snapshot(time.Now()))
+	return a.stateOut.Write(a.opts.Layout.StateFile(), a.snapshot(time.Now()))
 }

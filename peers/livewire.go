@@ -47,6 +47,10 @@ type liveKeys struct {
 	send, recv hash.Hash
 	sendCtr    uint64
 	recvCtr    uint64 // highest counter accepted
+	// sum is scratch for the MACs: a local array would escape through
+	// hash.Hash and cost an allocation per datagram (garbage, and a GC
+	// cycle stalls the tick on a busy host).
+	sum [sha256.Size]byte
 	// phase picks the ticks this session sends on (tick.go).
 	phase int
 }
@@ -79,8 +83,7 @@ func (k *liveKeys) appendDatagram(dst []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, k.sendCtr)
 	k.send.Reset()
 	k.send.Write(dst[start:])
-	var sum [sha256.Size]byte
-	return append(dst, k.send.Sum(sum[:0])[:liveMACLen]...)
+	return append(dst, k.send.Sum(k.sum[:0])[:liveMACLen]...)
 }
 
 // accept checks a parsed datagram of this session; it reports whether the
@@ -88,8 +91,7 @@ func (k *liveKeys) appendDatagram(dst []byte) []byte {
 func (k *liveKeys) accept(d liveDatagram) bool {
 	k.recv.Reset()
 	k.recv.Write(d.signed)
-	var sum [sha256.Size]byte
-	if !hmac.Equal(k.recv.Sum(sum[:0])[:liveMACLen], d.mac) || d.counter <= k.recvCtr {
+	if !hmac.Equal(k.recv.Sum(k.sum[:0])[:liveMACLen], d.mac) || d.counter <= k.recvCtr {
 		return false
 	}
 	k.recvCtr = d.counter

@@ -128,11 +128,15 @@ func (m *Manager) acquire(ctx context.Context) bool {
 
 func (m *Manager) release() { <-m.dialSem }
 
+func listenConfig() net.ListenConfig {
+	return net.ListenConfig{KeepAlive: -1, Control: controlListen} // no keepalive: see dialFailure
+}
+
 func (m *Manager) dialer(p *peer) *net.Dialer {
 	d := &net.Dialer{
-		Timeout:         dialTimeout,
-		KeepAliveConfig: keepAlive,
-		Control:         controlDial,
+		Timeout:   dialTimeout,
+		KeepAlive: -1, // off: see dialFailure
+		Control:   controlDial,
 	}
 	if p.spec.Local.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.spec.Local, 0))
@@ -140,11 +144,14 @@ func (m *Manager) dialer(p *peer) *net.Dialer {
 	return d
 }
 
-// keepAlive backs the heartbeats up at the TCP level (DESIGN §7: Go's
-// defaults notice a dead link after minutes).
-// Liveness itself is the heartbeats' and datagrams' job: keepalive probes
-// on thousands of otherwise idle sessions would cost more than they tell.
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: time.Second, Count: 3}
+// TCP keepalive is off (KeepAlive: -1 on the dialer and listener):
+// liveness is the datagrams' and heartbeats' job (the tick ends a silent
+// session within DeadAfter), and userTimeout (TCP_USER_TIMEOUT) still ends
+// a connection whose data goes unacknowledged. Keepalive probes (5 s idle,
+// 1 s apart) combined with the user timeout made the kernel end healthy
+// idle sessions whose probe was not answered before the next one — on a
+// busy 64-node host every few seconds ("timed out: connection timed out";
+// bench/RESULTS.md).
 
 func (m *Manager) dialFailure(p *peer, err error) {
 	why := unwrapOp(err).Error()
@@ -239,7 +246,7 @@ func (m *Manager) probe(ctx context.Context, p *peer) outcome {
 // listen accepts sessions on a until ctx ends, retrying the bind while the
 // address is not there yet.
 func (m *Manager) listen(ctx context.Context, wg *sync.WaitGroup, a netip.AddrPort) {
-	lc := net.ListenConfig{KeepAliveConfig: keepAlive, Control: controlListen}
+	lc := listenConfig()
 	var bo backoff
 	for {
 		ln, err := lc.Listen(ctx, "tcp", a.String())

@@ -88,7 +88,7 @@ const (
 	DefaultDeadAfter = 750 * time.Millisecond
 
 	dialTimeout    = time.Second
-	userTimeout    = 2 * time.Second
+	userTimeout    = 10 * time.Second // unacknowledged data; no keepalive (loop.go)
 	maxParallel    = 16
 	backoffStart   = 100 * time.Millisecond
 	backoffCap     = 2 * time.Second

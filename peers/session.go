@@ -310,19 +310,29 @@ func (m *Manager) ended(s *session) {
 		return
 	}
 	err := s.cause(nil)
-	var pe protoError
+	if errors.As(err, new(protoError)) {
+		m.logf("peers: closed the session with %s: %v", p.spec.ID, err)
+	}
+	status, reason := endStatus(err, p.spec.ID.String(), p.spec.Port, m.cfg.DeadAfter)
+	m.setStatus(p, status, reason)
+}
+
+// endStatus is the status and reason of a session that ended with err.
+func endStatus(err error, id, port string, deadAfter time.Duration) (string, string) {
 	var ne net.Error
 	switch {
-	case errors.As(err, &pe):
-		m.logf("peers: closed the session with %s: %v", p.spec.ID, err)
-		m.setStatus(p, state.Unknown, fmt.Sprintf("closed the session with %s: %v", p.spec.ID, err))
+	case errors.As(err, new(protoError)):
+		return state.Unknown, fmt.Sprintf("closed the session with %s: %v", id, err)
+	case errors.As(err, new(silenceError)):
+		return state.Unreachable, fmt.Sprintf("no heartbeat from %s for %s over %s sync", id, fmtDur(deadAfter), port)
+	case errors.As(err, new(writeStallError)):
+		return state.Unreachable, fmt.Sprintf("%s took none of our data for %s over %s sync", id, fmtDur(writeTimeout), port)
 	case errors.As(err, &ne) && ne.Timeout():
-		m.setStatus(p, state.Unreachable, fmt.Sprintf("no heartbeat from %s for %s over %s sync", p.spec.ID, fmtDur(m.cfg.DeadAfter), p.spec.Port))
+		return state.Unreachable, fmt.Sprintf("session with %s over %s sync timed out: %v", id, port, unwrapOp(err))
 	case errors.Is(err, io.EOF):
-		m.setStatus(p, state.Unreachable, fmt.Sprintf("%s closed the session over %s sync", p.spec.ID, p.spec.Port))
-	default:
-		m.setStatus(p, state.Unreachable, fmt.Sprintf("session with %s over %s sync failed: %v", p.spec.ID, p.spec.Port, unwrapOp(err)))
+		return state.Unreachable, fmt.Sprintf("%s closed the session over %s sync", id, port)
 	}
+	return state.Unreachable, fmt.Sprintf("session with %s over %s sync failed: %v", id, port, unwrapOp(err))
 }
 
 // minViewInterval spaces view frames on one session: views are for
@@ -399,8 +409,12 @@ func (s *session) writer() {
 		if len(buf) == 0 {
 			continue
 		}
-		s.conn.SetWriteDeadline(time.Now().Add(m.cfg.DeadAfter))
+		s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := s.conn.Write(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				err = writeStallError{err}
+			}
 			s.close(err, false)
 			return
 		}

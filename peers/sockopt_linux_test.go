@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"syscall"
@@ -8,7 +9,8 @@ import (
 )
 
 func TestSocketOptions(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lc := listenConfig()
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,16 +22,28 @@ func TestSocketOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	rc, _ := c.(*net.TCPConn).SyscallConn()
-	var ut, nd int
-	rc.Control(func(fd uintptr) {
-		ut, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpUserTimeout)
-		nd, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
-	})
-	if ut != int(userTimeout.Milliseconds()) {
-		t.Errorf("TCP_USER_TIMEOUT = %d ms, want %d", ut, userTimeout.Milliseconds())
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if nd == 0 {
-		t.Error("TCP_NODELAY not set")
+	defer a.Close()
+	for side, c := range map[string]net.Conn{"dialed": c, "accepted": a} {
+		rc, _ := c.(*net.TCPConn).SyscallConn()
+		var ka, ut, nd int
+		rc.Control(func(fd uintptr) {
+			ka, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+			ut, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpUserTimeout)
+			nd, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+		})
+		// Keepalive with a user timeout ended healthy idle sessions.
+		if ka != 0 {
+			t.Errorf("%s: SO_KEEPALIVE on", side)
+		}
+		if side == "dialed" && ut != int(userTimeout.Milliseconds()) {
+			t.Errorf("%s: TCP_USER_TIMEOUT = %d ms, want %d", side, ut, userTimeout.Milliseconds())
+		}
+		if side == "dialed" && nd == 0 {
+			t.Errorf("%s: TCP_NODELAY not set", side)
+		}
 	}
 }

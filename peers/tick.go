@@ -22,6 +22,20 @@ func (silenceError) Error() string   { return "no heartbeat" }
 func (silenceError) Timeout() bool   { return true }
 func (silenceError) Temporary() bool { return true }
 
+// writeTimeout bounds one write to a session. It only catches a peer that
+// stopped reading (its window stayed full): liveness is the datagrams'
+// job. At DeadAfter it ended healthy sessions whenever this process was
+// descheduled between arming the deadline and writing — on a busy 64-node
+// host, most of the flaps once the mesh had settled (bench/RESULTS.md).
+const writeTimeout = 5 * time.Second
+
+// writeStallError ends a session whose peer took none of our data for
+// writeTimeout.
+type writeStallError struct{ err error }
+
+func (e writeStallError) Error() string { return "write stalled: " + e.err.Error() }
+func (e writeStallError) Unwrap() error { return e.err }
+
 // ticker is the one timer of all sessions (DESIGN §7: the per-session
 // timers and wakeups were most of the idle cost of a large mesh). Every
 // Heartbeat it reads every queued liveness datagram, ends the sessions
@@ -30,8 +44,9 @@ func (silenceError) Temporary() bool { return true }
 // the peer and the session sent nothing else, delayed views, renewed
 // certificates.
 //
-// It runs on its own OS thread, prioritised when allowed and sleeping in the
-// kernel, so that a machine saturated by other work delays it least.
+// It runs on its own OS thread, prioritised when allowed, so that a machine
+// saturated by other work delays it least; its datagram system calls are
+// raw (udp_linux.go) so it keeps its P through them.
 func (m *Manager) ticker(ctx context.Context) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -46,7 +61,11 @@ func (m *Manager) ticker(ctx context.Context) {
 	perSecond := max(1, int(time.Second/period))
 	for n := 1; ; n++ {
 		next = next.Add(period)
-		sleepUntil(next)
+		// A runtime sleep, not nanosleep(2): a thread blocked in a system
+		// call keeps its P "in syscall", and sysmon polls such a P every
+		// 20 µs to 10 ms before taking it back — some 50 wakeups per tick
+		// and per daemon, a quarter of an idle 64-node mesh's CPU.
+		time.Sleep(time.Until(next))
 		if ctx.Err() != nil {
 			return
 		}
@@ -79,6 +98,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			t = &tickSessions{}
 		}
 		m.drainUDP(now, t.byTag)
+		tDrain := time.Now()
 		slow := n%perSecond == 0
 
 		// System calls first (datagrams out), waking writers last: a woken
@@ -96,6 +116,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			}
 		}
 		out.flush(m)
+		tFlush := time.Now()
 		for _, s := range t.list {
 			if s.ended() {
 				continue // the next published list drops it
@@ -131,7 +152,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			}
 		}
 		if took := time.Since(now); late > m.cfg.DeadAfter/4 || took > period {
-			m.limiter.logf(m.logf, "slowtick", "peers: liveness tick %s late, took %s (this process was not scheduled in time: peers may find it silent)", fmtDur(late), fmtDur(took))
+			m.limiter.logf(m.logf, "slowtick", "peers: liveness tick %s late, took %s (reading %s, sending %s, judging %s) (this process was not scheduled in time: peers may find it silent)", fmtDur(late), fmtDur(took), fmtDur(tDrain.Sub(now)), fmtDur(tFlush.Sub(tDrain)), fmtDur(time.Since(tFlush)))
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"runtime"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +14,12 @@ import (
 // udpSock is a liveness socket. It is a raw non-blocking descriptor, not a
 // net.UDPConn, on purpose: Go's netpoller would wake the process for every
 // arriving datagram, while the manager's tick reads them all at once.
+//
+// Its system calls never block (MSG_DONTWAIT), so they are made raw: an
+// ordinary one lets the runtime hand this thread's P to another thread, and
+// getting one back after the call waited behind descheduled threads (most
+// often GC workers) for hundreds of milliseconds on a saturated host —
+// long enough for peers to find this daemon silent (bench/RESULTS.md).
 type udpSock struct {
 	fd    int
 	local netip.AddrPort
@@ -120,7 +125,7 @@ func (u *udpSock) sendBatch(pkts [][]byte, tos []netip.AddrPort, onErr func(i in
 		h.SetIovlen(1)
 	}
 	for off := 0; off < n; {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&o.hdrs[off])), uintptr(n-off), unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&o.hdrs[off])), uintptr(n-off), unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == unix.EINTR:
 			continue
@@ -166,7 +171,7 @@ func (u *udpSock) recvBatch(max int, handle func([]byte)) error {
 	}
 	in := u.in
 	for read := 0; read < max; {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&in.hdrs[0])), inBatch, unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&in.hdrs[0])), inBatch, unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == unix.EINTR:
 			continue
@@ -202,19 +207,6 @@ const tickThreadNice = -10
 // the process may (root); it reports whether it did.
 func prioritiseThread() bool {
 	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), tickThreadNice) == nil
-}
-
-// sleepUntil blocks this OS thread in the kernel until t (monotonic), so
-// the kernel wakes the prioritised thread itself rather than the Go
-// runtime's timer thread waking it.
-func sleepUntil(t time.Time) {
-	d := time.Until(t)
-	if d <= 0 {
-		return
-	}
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
-	}
 }
 
 // unreadInput returns how many received bytes of c the kernel holds that

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"time"
 )
 
 // udpSock is unsupported here: sessions keep TLS heartbeats.
@@ -27,7 +26,5 @@ func (*udpSock) recvBatch(int, func([]byte)) error { return nil }
 func (*udpSock) close() {}
 
 func prioritiseThread() bool { return false }
-
-func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 
 func unreadInput(net.Conn) int { return 0 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,5 +98,48 @@ func BenchmarkMarshalIndent(b *testing.B) {
 	f := fullFile(64)
 	for b.Loop() {
 		json.MarshalIndent(f, "", "  ")
+	}
+}
+
+// The estimate holds a whole file, so Writer and Encode allocate once.
+func TestEncodedSizeHoldsFile(t *testing.T) {
+	for _, n := range []int{1, 2, 4, 16, 64} {
+		f := fullFile(n)
+		for i := range f.Peers {
+			// As long as real ones: a full fingerprint and reason.
+			f.Peers[i].Fingerprint = "SHA256:" + strings.Repeat("x", 43)
+			f.Peers[i].PresentedFingerprint = f.Peers[i].Fingerprint
+			f.Peers[i].Reason = strings.Repeat("r", 120)
+		}
+		buf := make([]byte, 0, encodedSize(f))
+		b, err := AppendEncode(buf, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(b) != cap(buf) {
+			t.Errorf("%d nodes: %d bytes outgrew the estimate of %d", n, len(b), cap(buf))
+		}
+	}
+}
+
+func TestWriterReusesBuffer(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	var w Writer
+	for _, n := range []int{64, 4} {
+		f := fullFile(n)
+		if err := w.Write(p, f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.MarshalIndent(f, "", "  ")
+		if string(got) != string(want)+"\n" {
+			t.Fatalf("%d nodes: file differs from MarshalIndent", n)
+		}
+	}
+	if cap(w.buf) < encodedSize(fullFile(64)) {
+		t.Errorf("buffer of %d bytes not kept after the smaller write", cap(w.buf))
 	}
 }

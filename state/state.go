@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -107,15 +108,36 @@ type File struct {
 // Write stores f at path atomically. run/ is volatile, so no fsync: readers
 // only need to never see a torn file.
 func Write(path string, f *File) error {
+	var w Writer
+	return w.Write(path, f)
+}
+
+// Writer writes state files with one buffer it keeps: with 63 peers each
+// file is ~144 KB, and a fresh one per write was most of an idle daemon's
+// garbage (each GC cycle can stall the liveness tick on a busy host).
+type Writer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+// Write is the package's Write, reusing w's buffer.
+func (w *Writer) Write(path string, f *File) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	f.Schema = SchemaVersion
 	if f.Mesh == nil {
 		f.Mesh = map[string]map[string]string{}
 	}
-	b, err := Encode(f)
+	if n := encodedSize(f); cap(w.buf) < n {
+		w.buf = make([]byte, 0, n)
+	}
+	b, err := AppendEncode(w.buf[:0], f)
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
-	return atomicfile.WriteFileVolatile(path, append(b, '\n'), 0o644)
+	b = append(b, '\n')
+	w.buf = b[:0]
+	return atomicfile.WriteFileVolatile(path, b, 0o644)
 }
 
 // ErrMissing means there is no state file: the daemon never ran under this root.
