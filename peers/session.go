@@ -43,7 +43,10 @@ type session struct {
 	// last frame or datagram from the peer, lastSent our last TLS write,
 	// lastView our last view frame (UnixNano each).
 	lastHeard, lastSent, lastView atomic.Int64
-	sentCert                      atomic.Pointer[x509.Certificate]
+	// viewDue (UnixNano, 0: none) holds back a changed view for a random
+	// part of the view interval: see viewHeld.
+	viewDue  atomic.Int64
+	sentCert atomic.Pointer[x509.Certificate]
 	// Liveness datagrams (livewire.go); live is nil when the peer did not
 	// offer them, and then TLS heartbeats carry liveness. live is used
 	// only by the tick goroutine once the session is attached.
@@ -347,6 +350,25 @@ func (m *Manager) viewInterval() time.Duration {
 	return max(100*time.Millisecond, minViewInterval*time.Duration(m.npeers.Load())/63)
 }
 
+// viewSpread is how long a changed view waits at most before its first
+// frame, scaled to the mesh (4 nodes: ~2 ms, 64: ~1 s). One peer's change
+// (a death) reaches every node at once: 63 nodes each sending 62 views in
+// the same instant kept a 2-core host saturated for the ~300 ms in which
+// the other nodes judge that peer's silence, and late ticks put them in
+// strained mode (bench/RESULTS.md). Views are display only.
+func (m *Manager) viewSpread() time.Duration {
+	n := time.Duration(m.npeers.Load())
+	if d := m.viewInterval() * n / 63 / 2; d > 0 {
+		return rand.N(d)
+	}
+	return 0
+}
+
+// viewHeld reports whether a changed view must still wait at now.
+func (s *session) viewHeld(now time.Time) bool {
+	return now.Sub(time.Unix(0, s.lastView.Load())) < s.m.viewInterval() || now.UnixNano() < s.viewDue.Load()
+}
+
 // PeerCount is the number of expected peers.
 func (m *Manager) PeerCount() int { return int(m.npeers.Load()) }
 
@@ -372,7 +394,7 @@ func (s *session) writer() {
 		case <-s.poke:
 			w := s.pending.Swap(0)
 			if w&wantView != 0 {
-				if time.Since(time.Unix(0, s.lastView.Load())) < m.viewInterval() {
+				if s.viewHeld(time.Now()) {
 					s.pending.Or(wantView) // the tick pokes again when due
 				} else {
 					buf = s.appendView(buf)
@@ -397,7 +419,11 @@ func (s *session) writer() {
 			// During a storm of changes (a large mesh converging) one
 			// view per minViewInterval is enough; the tick sends the
 			// latest later.
-			if time.Since(time.Unix(0, s.lastView.Load())) < m.viewInterval() {
+			now := time.Now()
+			if s.viewDue.Load() == 0 {
+				s.viewDue.Store(now.Add(m.viewSpread()).UnixNano())
+			}
+			if s.viewHeld(now) {
 				s.pending.Or(wantView)
 				continue
 			}
@@ -467,6 +493,7 @@ func (m *Manager) expirer(ctx context.Context) {
 // sessions (a 64-node mesh has 63 of them).
 func (s *session) appendView(buf []byte) []byte {
 	s.lastView.Store(time.Now().UnixNano())
+	s.viewDue.Store(0)
 	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()

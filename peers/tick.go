@@ -86,7 +86,11 @@ func (m *Manager) ticker(ctx context.Context) {
 		// Judge with strainedDeadAfter until we ran on time for a while.
 		// A long gap since the last tick counts too: a stall inside the
 		// previous tick does not show as lateness of this one.
-		if late > m.cfg.DeadAfter/4 || gap > period+m.cfg.DeadAfter/4 {
+		// Half of DeadAfter: a peer's datagram interval leaves that much
+		// slack, and a lower bar (a quarter) let the short burst of work
+		// that one peer's death causes at every node put most of them in
+		// strained mode, so they noticed that death only after 3 s.
+		if late > m.cfg.DeadAfter/2 || gap > period+m.cfg.DeadAfter/2 {
 			strainedUntil = now.Add(strainWindow)
 		}
 		deadAfter := m.cfg.DeadAfter
@@ -144,7 +148,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			// every tick for it would send one per tick while a large mesh
 			// converges, each decoded by its receiver.
 			pend := s.pending.Load()
-			if pend&wantView != 0 && now.Sub(time.Unix(0, s.lastView.Load())) < m.viewInterval() {
+			if pend&wantView != 0 && s.viewHeld(now) {
 				pend &^= wantView
 			}
 			if w != 0 || pend != 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,7 +83,65 @@ func FuzzEncode(f *testing.F) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("Encode %q (%v), want %q", got, err, want)
 		}
+		// The Writer's cached rows: cold, then warm.
+		rows := map[string]encodedRow{}
+		for range 2 {
+			got, err := appendEncode(nil, x, rows)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("cached encoding %q (%v), want %q", got, err, want)
+			}
+		}
 	})
+}
+
+// The Writer reuses a view's encoding only while the file holds the same
+// map for it: replaced, added and removed views show in the next write.
+func TestWriterMeshRows(t *testing.T) {
+	f := fullFile(64)
+	var w Writer
+	p := filepath.Join(t.TempDir(), "state.json")
+	check := func(step string) {
+		t.Helper()
+		if err := w.Write(p, f); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(p)
+		want, _ := json.MarshalIndent(f, "", "  ")
+		if string(got) != string(want)+"\n" {
+			t.Fatalf("%s: file differs from MarshalIndent", step)
+		}
+	}
+	check("first write")
+	check("unchanged")
+	v := maps.Clone(f.Mesh["1_2"])
+	v["1_3"] = Unreachable
+	f.Mesh["1_2"] = v
+	check("one view replaced")
+	delete(f.Mesh, "8_8")
+	check("one view removed")
+	f.Mesh["9_1"] = map[string]string{"1_1": Untrusted}
+	f.Mesh["9_2"] = nil
+	f.Mesh["9_3"] = map[string]string{}
+	check("views added, null and empty")
+	if len(w.rows) != len(f.Mesh)-1 {
+		t.Errorf("%d rows cached for %d views (one null)", len(w.rows), len(f.Mesh))
+	}
+	f.Mesh = map[string]map[string]string{}
+	check("no views")
+	if len(w.rows) != 0 {
+		t.Errorf("%d rows cached for an empty mesh", len(w.rows))
+	}
+}
+
+func BenchmarkWriterEncode(b *testing.B) {
+	f := fullFile(64)
+	rows := map[string]encodedRow{}
+	buf := make([]byte, 0, encodedSize(f))
+	for b.Loop() {
+		if _, err := appendEncode(buf[:0], f, rows); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkEncode(b *testing.B) {

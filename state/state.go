@@ -115,9 +115,15 @@ func Write(path string, f *File) error {
 // Writer writes state files with one buffer it keeps: with 63 peers each
 // file is ~144 KB, and a fresh one per write was most of an idle daemon's
 // garbage (each GC cycle can stall the liveness tick on a busy host).
+//
+// It also keeps each mesh view's encoding, reused while the file's Mesh
+// holds the same map for that orchestrator: callers replace a view to
+// change it and never change one in place after a write (the daemon's
+// views are immutable).
 type Writer struct {
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	buf  []byte
+	rows map[string]encodedRow
 }
 
 // Write is the package's Write, reusing w's buffer.
@@ -131,7 +137,10 @@ func (w *Writer) Write(path string, f *File) error {
 	if n := encodedSize(f); cap(w.buf) < n {
 		w.buf = make([]byte, 0, n)
 	}
-	b, err := AppendEncode(w.buf[:0], f)
+	if w.rows == nil {
+		w.rows = map[string]encodedRow{}
+	}
+	b, err := appendEncode(w.buf[:0], f, w.rows)
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
