@@ -1,6 +1,7 @@
 package orchstat
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,14 @@ exit status: 0 state is current, 1 state missing or stale (clishd not running), 
 
 // Main is orch_stat's entry point; it returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	// Buffered: the tables are written cell by cell (tabwriter), and the
+	// 64x64 mesh of -v was ~10,000 write system calls to a terminal or pipe.
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	return run(args, out, stderr)
+}
+
+func run(args []string, stdout *bufio.Writer, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("orch_stat", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	all := fs.BoolP("all", "A", false, "all peers")
@@ -68,6 +77,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Render(stdout, f, Options{All: *all, Verbose: *verbose, Now: now})
 	}
 	if stale != "" {
+		stdout.Flush() // the table first, as written
 		fmt.Fprintf(stderr, "orch_stat: state is stale: %s\n", stale)
 		return ExitStale
 	}
