@@ -86,6 +86,7 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 			continue
 		}
 		var out outcome
+		began := time.Now()
 		switch {
 		case p.dialer || nudge:
 			out = m.connect(ctx, p)
@@ -99,6 +100,18 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if nudge && (out == outNetwork || out == outSession && time.Since(began) < nudgeHold) {
+			// Still our move: the lower side may be deep in its
+			// refusal backoff. Seen in a 64-node trust storm: a nudge
+			// timed out, or its session ended at once (the loaded peer
+			// timed out its side of the setup), and the pair then
+			// waited ~30 s.
+			m.mu.Lock()
+			if p.sess == nil {
+				p.nudge = true
+			}
+			m.mu.Unlock()
 		}
 		var d time.Duration
 		switch out {
@@ -116,6 +129,10 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 		timer.Reset(d)
 	}
 }
+
+// nudgeHold is how long a nudged session must last for the nudge to have
+// done its job.
+const nudgeHold = 5 * time.Second
 
 func (m *Manager) acquire(ctx context.Context) bool {
 	select {

@@ -149,7 +149,7 @@ type peer struct {
 
 	pinned    bool      // a pin existed at the last look (New or Reconcile)
 	revokedAt time.Time // when Reconcile saw the pin disappear
-	nudge     bool      // higher side: dial once (newly trusted)
+	nudge     bool      // higher side: dial (newly trusted) until a session or a refusal
 	refusedIn time.Time // when we last refused its session (it backs off)
 	fresh     bool      // reset the backoff (link up, newly trusted)
 	kick      chan struct{}
@@ -524,7 +524,7 @@ func (m *Manager) Reconcile() {
 			// only when it is backing off from our refusal. Otherwise
 			// both sides of every pair would handshake during a trust
 			// storm, and one of the two sessions be thrown away.
-			p.nudge = !p.dialer && (!newly || now.Sub(p.refusedIn) < refusedCap+refusedCap/4)
+			p.nudge = !p.dialer && (!newly || now.Sub(p.refusedIn) < 2*refusedCap)
 			p.kickLoop(true)
 		}
 	}
