@@ -101,35 +101,7 @@ func appendMesh(b []byte, mesh map[string]map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, "\n    "...)
-		b = appendString(b, from)
-		b = append(b, ": "...)
-		view := mesh[from]
-		switch {
-		case view == nil:
-			b = append(b, "null"...)
-			continue
-		case len(view) == 0:
-			b = append(b, "{}"...)
-			continue
-		}
-		b = append(b, '{')
-		j := 0
-		for _, to := range all {
-			st, ok := view[to]
-			if !ok {
-				continue
-			}
-			if j > 0 {
-				b = append(b, ',')
-			}
-			j++
-			b = append(b, "\n      "...)
-			b = appendString(b, to)
-			b = append(b, ": "...)
-			b = appendString(b, st)
-		}
-		b = append(b, "\n    }"...)
+		b = appendRow(b, from, mesh[from], all)
 	}
 	return append(b, "\n  }"...)
 }
@@ -155,27 +127,7 @@ func appendMeshCached(b []byte, mesh map[string]map[string]string, rows map[stri
 			continue
 		}
 		start := len(b)
-		b = append(b, "\n    "...)
-		b = appendString(b, from)
-		b = append(b, ": "...)
-		switch {
-		case view == nil:
-			b = append(b, "null"...)
-		case len(view) == 0:
-			b = append(b, "{}"...)
-		default:
-			b = append(b, '{')
-			for j, to := range sortedKeys(view) {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, "\n      "...)
-				b = appendString(b, to)
-				b = append(b, ": "...)
-				b = appendString(b, view[to])
-			}
-			b = append(b, "\n    }"...)
-		}
+		b = appendRow(b, from, view, sortedKeys(view))
 		if view != nil {
 			rows[from] = encodedRow{view: view, b: slices.Clone(b[start:])}
 		}
@@ -186,6 +138,37 @@ func appendMeshCached(b []byte, mesh map[string]map[string]string, rows map[stri
 		}
 	}
 	return append(b, "\n  }"...)
+}
+
+// appendRow writes the view of from, its entries in the order of keys
+// (sorted; those the view lacks are skipped).
+func appendRow(b []byte, from string, view map[string]string, keys []string) []byte {
+	b = append(b, "\n    "...)
+	b = appendString(b, from)
+	b = append(b, ": "...)
+	switch {
+	case view == nil:
+		return append(b, "null"...)
+	case len(view) == 0:
+		return append(b, "{}"...)
+	}
+	b = append(b, '{')
+	j := 0
+	for _, to := range keys {
+		st, ok := view[to]
+		if !ok {
+			continue
+		}
+		if j > 0 {
+			b = append(b, ',')
+		}
+		j++
+		b = append(b, "\n      "...)
+		b = appendString(b, to)
+		b = append(b, ": "...)
+		b = appendString(b, st)
+	}
+	return append(b, "\n    }"...)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
