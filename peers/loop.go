@@ -146,13 +146,13 @@ func (m *Manager) acquire(ctx context.Context) bool {
 func (m *Manager) release() { <-m.dialSem }
 
 func listenConfig() net.ListenConfig {
-	return net.ListenConfig{KeepAlive: -1, Control: controlListen} // no keepalive: see dialFailure
+	return net.ListenConfig{KeepAlive: noKeepAlive, Control: controlListen}
 }
 
 func (m *Manager) dialer(p *peer) *net.Dialer {
 	d := &net.Dialer{
 		Timeout:   dialTimeout,
-		KeepAlive: -1, // off: see dialFailure
+		KeepAlive: noKeepAlive,
 		Control:   controlDial,
 	}
 	if p.spec.Local.IsValid() {
@@ -161,7 +161,7 @@ func (m *Manager) dialer(p *peer) *net.Dialer {
 	return d
 }
 
-// TCP keepalive is off (KeepAlive: -1 on the dialer and listener):
+// noKeepAlive (as KeepAlive) turns TCP keepalive off on sync sessions:
 // liveness is the datagrams' and heartbeats' job (the tick ends a silent
 // session within DeadAfter), and userTimeout (TCP_USER_TIMEOUT) still ends
 // a connection whose data goes unacknowledged. Keepalive probes (5 s idle,
@@ -169,6 +169,7 @@ func (m *Manager) dialer(p *peer) *net.Dialer {
 // idle sessions whose probe was not answered before the next one — on a
 // busy 64-node host every few seconds ("timed out: connection timed out";
 // bench/RESULTS.md).
+const noKeepAlive = -1
 
 func (m *Manager) dialFailure(p *peer, err error) {
 	why := unwrapOp(err).Error()
