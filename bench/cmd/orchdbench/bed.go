@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -118,15 +119,26 @@ type snap struct {
 	mtime time.Time
 }
 
+// read decodes id's state file and takes its modification time from the
+// same open file: the daemon replaces the file by rename, so a stat of the
+// path could give a newer version's time to an older version's content.
 func (b *bed) read(id string) (snap, error) {
-	p := b.stateFile(id)
-	fi, err := os.Stat(p)
+	fh, err := os.Open(b.stateFile(id))
 	if err != nil {
 		return snap{}, err
 	}
-	f, err := state.Read(p, time.Now())
+	defer fh.Close()
+	fi, err := fh.Stat()
 	if err != nil {
 		return snap{}, err
+	}
+	raw, err := io.ReadAll(fh)
+	if err != nil {
+		return snap{}, err
+	}
+	f, err := state.Decode(raw)
+	if err != nil {
+		return snap{}, fmt.Errorf("state file of %s: %w", id, err)
 	}
 	return snap{f: f, mtime: fi.ModTime()}, nil
 }

@@ -58,7 +58,7 @@ func main() {
 	fs.StringVar(&o.floor, "floor", "", "the statefloor binary")
 	fs.StringVar(&o.outDir, "out", "bench", "where RESULTS.md and results.json go")
 	fs.BoolVar(&o.quick, "quick", false, "fewer trials (for trying the harness out)")
-	fs.StringVar(&o.only, "only", "", "comma-separated phases to run (small,extauth,mid,api,secrets,lockout,large); default all")
+	fs.StringVar(&o.only, "only", "", "comma-separated phases to run (small,extauth,mid,api,secrets,lockout,large; trust64 = the 8x8 trust alone); default all but trust64")
 	fs.Parse(os.Args[2:])
 	if o.binDir == "" || o.floor == "" {
 		usage()
