@@ -4,9 +4,11 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/orchd/orchd/state"
+	"github.com/orchd/orchd/threadprio"
 )
 
 // minStateInterval spaces state-file writes during a burst of changes: a
@@ -31,7 +33,17 @@ const meshStateMinDelay = 200 * time.Millisecond
 // (state.Read takes the newer of updated_at and the file's mtime): with 63
 // peers a rewrite encodes a 4,032-entry mesh matrix, a touch is one system
 // call.
+//
+// It runs on its own OS thread at the liveness tick's priority: the file is
+// how a status change reaches orch_stat, and when a peer dies silently in a
+// 64-node mesh every other node writes at the same moment, each write
+// waiting 50-300 ms for a core behind the others' bulk work. A write is
+// ~1 ms of CPU and happens at most every minStateInterval.
 func (a *Agent) stateWriter(ctx context.Context) {
+	if !threadprio.Lock() {
+		a.log.Debug("state writer at normal priority (not permitted to raise it)")
+	}
+	defer runtime.UnlockOSThread()
 	t := time.NewTicker(a.cfg.StateRefresh)
 	defer t.Stop()
 	var last time.Time

@@ -54,8 +54,11 @@
 // Silence for DeadAfter closes a session (Unreachable, "no heartbeat ...").
 // Evidence of life is any frame, or an authentic liveness datagram
 // (livewire.go: BFD-style, keyed from the TLS exporter, sent and drained by
-// one manager-wide tick every Heartbeat, tick.go). Sockets set TCP_NODELAY,
-// TCP_USER_TIMEOUT (2 s) and a 5 s keepalive as a backstop. Reconnection backs off
+// one manager-wide tick every Heartbeat, tick.go). A datagram counts from
+// its arrival (the kernel's receive timestamp), and a silence that reaches
+// DeadAfter between two ticks is judged at that moment. Sockets set
+// TCP_NODELAY and TCP_USER_TIMEOUT (10 s) for data left unacknowledged; TCP
+// keepalive is off (the tick is the liveness check). Reconnection backs off
 // exponentially from 100 ms to 2 s with ±20% jitter (10 s after a trust
 // refusal, which does not heal by itself); a session that lasted resets it.
 package peers

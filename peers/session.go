@@ -350,16 +350,19 @@ func (m *Manager) viewInterval() time.Duration {
 	return max(100*time.Millisecond, minViewInterval*time.Duration(m.npeers.Load())/63)
 }
 
-// viewSpread is how long a changed view waits at most before its first
-// frame, scaled to the mesh (4 nodes: ~2 ms, 64: ~1 s). One peer's change
-// (a death) reaches every node at once: 63 nodes each sending 62 views in
-// the same instant kept a 2-core host saturated for the ~300 ms in which
-// the other nodes judge that peer's silence, and late ticks put them in
-// strained mode (bench/RESULTS.md). Views are display only.
+// viewSpread is how long a changed view waits before its first frame:
+// a quarter to five quarters of d, d scaled to the mesh (4 nodes: ~2 ms,
+// 64: ~1 s). One peer's change (a death) reaches every node at once: 63
+// nodes each sending 62 views in the same instant kept a 2-core host
+// saturated for the ~300 ms in which the other nodes judge that peer's
+// silence, and late ticks put them in strained mode (bench/RESULTS.md).
+// The floor keeps the views of the first nodes to judge out of the
+// moments in which the others judge and write their state files (within
+// ~200 ms of each other, the datagram interval). Views are display only.
 func (m *Manager) viewSpread() time.Duration {
 	n := time.Duration(m.npeers.Load())
 	if d := m.viewInterval() * n / 63 / 2; d > 0 {
-		return rand.N(d)
+		return d/4 + rand.N(d)
 	}
 	return 0
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"runtime"
 	"time"
+
+	"github.com/orchd/orchd/threadprio"
 )
 
 // setupTime bounds a TLS handshake and the hello exchange. It is longer
@@ -38,19 +40,22 @@ func (e writeStallError) Unwrap() error { return e.err }
 
 // ticker is the one timer of all sessions (DESIGN §7: the per-session
 // timers and wakeups were most of the idle cost of a large mesh). Every
-// Heartbeat it reads every queued liveness datagram, ends the sessions
+// tick period it reads every queued liveness datagram, ends the sessions
 // whose peer fell silent, sends each session's datagram, and hands the
 // writers what is due: a TLS heartbeat only where datagrams do not reach
 // the peer and the session sent nothing else, delayed views, renewed
-// certificates.
+// certificates. A peer whose silence reaches DeadAfter between two ticks
+// is judged at that moment (a short extra wake that only reads and
+// judges), so detection takes DeadAfter from the peer's last datagram, not
+// up to a tick period more.
 //
 // It runs on its own OS thread, prioritised when allowed, so that a machine
 // saturated by other work delays it least; its datagram system calls are
 // raw (udp_linux.go) so it keeps its P through them.
 func (m *Manager) ticker(ctx context.Context) {
-	runtime.LockOSThread()
+	raised := threadprio.Lock()
 	defer runtime.UnlockOSThread()
-	if !prioritiseThread() {
+	if !raised {
 		m.logf("peers: liveness tick at normal priority (not permitted to raise it)")
 	}
 	var out outQueue
@@ -59,24 +64,34 @@ func (m *Manager) ticker(ctx context.Context) {
 	var strainedUntil time.Time
 	period := m.tickPeriod()
 	perSecond := max(1, int(time.Second/period))
-	for n := 1; ; n++ {
-		next = next.Add(period)
+	// verdictAt is the earliest moment before the next tick at which a
+	// session's silence reaches its limit (zero: none).
+	var verdictAt time.Time
+	for n := 0; ; {
+		target, full := next.Add(period), true
+		if !verdictAt.IsZero() && verdictAt.Before(target) {
+			target, full = verdictAt, false
+		}
 		// A runtime sleep, not nanosleep(2): a thread blocked in a system
 		// call keeps its P "in syscall", and sysmon polls such a P every
 		// 20 µs to 10 ms before taking it back — some 50 wakeups per tick
 		// and per daemon, a quarter of an idle 64-node mesh's CPU.
-		time.Sleep(time.Until(next))
+		time.Sleep(time.Until(target))
 		if ctx.Err() != nil {
 			return
 		}
 		now := time.Now()
-		late := now.Sub(next)
-		if late > period {
-			next = now // fell behind (stopped, starved): do not catch up in a burst
+		late := now.Sub(target)
+		if full {
+			n++
+			next = target
+			if late > period {
+				next = now // fell behind (stopped, starved): do not catch up in a burst
+			}
 		}
 		// A tick this late means this process did not run (stopped, or
-		// starved of CPU): what it heard meanwhile is still queued, so
-		// judge nobody on this tick.
+		// starved of CPU): what it heard meanwhile may still be queued
+		// or dropped, so judge nobody on this tick.
 		gap := now.Sub(last)
 		judge := gap < m.cfg.DeadAfter
 		last = now
@@ -103,29 +118,34 @@ func (m *Manager) ticker(ctx context.Context) {
 		}
 		m.drainUDP(now, t.byTag)
 		tDrain := time.Now()
-		slow := n%perSecond == 0
+		slow := full && n%perSecond == 0
 
 		// System calls first (datagrams out), waking writers last: a woken
 		// writer may take this process's last free P, and a system call
 		// returning without one waits for ordinary threads to run —
 		// behind every other process on a busy host.
-		for _, s := range t.list {
-			// Each session sends every other tick, half of them on even
-			// ticks and half on odd ones, so the sends of a large mesh are
-			// spread over the interval.
-			// A late tick sends for every session: the others' last
-			// datagrams are already a late tick old.
-			if s.live != nil && ((n+s.live.phase)%2 == 0 || late > period/2) && !m.testMuteUDP.Load() && !s.ended() {
-				out.add(s)
+		if full {
+			for _, s := range t.list {
+				// Each session sends every other tick, half of them on
+				// even ticks and half on odd ones, so the sends of a
+				// large mesh are spread over the interval.
+				// A late tick sends for every session: the others' last
+				// datagrams are already a late tick old.
+				if s.live != nil && ((n+s.live.phase)%2 == 0 || late > period/2) && !m.testMuteUDP.Load() && !s.ended() {
+					out.add(s)
+				}
 			}
+			out.flush(m)
 		}
-		out.flush(m)
 		tFlush := time.Now()
+		verdictAt = time.Time{}
+		nextTick := next.Add(period)
 		for _, s := range t.list {
 			if s.ended() {
 				continue // the next published list drops it
 			}
-			if judge && now.Sub(time.Unix(0, s.lastHeard.Load())) > deadAfter {
+			heard := time.Unix(0, s.lastHeard.Load())
+			if judge && now.Sub(heard) > deadAfter {
 				// Bytes waiting in the kernel mean it spoke and our reader
 				// is late (a busy process) — unless the count stands still
 				// (a reader stuck for good must not keep a session alive).
@@ -136,6 +156,14 @@ func (m *Manager) ticker(ctx context.Context) {
 					s.unreadSeen = n
 				}
 				s.lastHeard.Store(now.UnixNano())
+				heard = now
+			}
+			// Just past the limit: the check above is "more than".
+			if due := heard.Add(deadAfter + time.Millisecond); due.Before(nextTick) && (verdictAt.IsZero() || due.Before(verdictAt)) {
+				verdictAt = due
+			}
+			if !full {
+				continue
 			}
 			var w uint32
 			if !s.udpOut.Load() && now.Sub(time.Unix(0, s.lastSent.Load())) >= m.cfg.Heartbeat/2 {
@@ -261,7 +289,7 @@ const maxDrain = 4096
 // evidence of life for their session.
 func (m *Manager) drainUDP(now time.Time, byTag map[liveTag]*session) {
 	for _, u := range m.udpSnap.Load().socks() {
-		err := u.recvBatch(maxDrain, func(b []byte) {
+		err := u.recvBatch(maxDrain, func(b []byte, at int64) {
 			d, err := parseDatagram(b)
 			if err != nil {
 				return
@@ -270,7 +298,15 @@ func (m *Manager) drainUDP(now time.Time, byTag map[liveTag]*session) {
 			if s == nil || !s.live.accept(d) {
 				return
 			}
-			s.lastHeard.Store(now.UnixNano())
+			// The arrival time, if the kernel stamped it and it is sane
+			// (not ahead of us, not older than what we already heard).
+			heard := now.UnixNano()
+			if at > 0 && at < heard {
+				heard = at
+			}
+			if heard > s.lastHeard.Load() {
+				s.lastHeard.Store(heard)
+			}
 			if !s.udpIn.Swap(true) {
 				s.want(wantUDPOK)
 			}

@@ -54,7 +54,12 @@ type mmsgIn struct {
 	hdrs [inBatch]mmsghdr
 	iovs [inBatch]unix.Iovec
 	bufs [inBatch][inBuf]byte
+	// ctrl receives each datagram's arrival time (SCM_TIMESTAMPNS).
+	ctrl [inBatch][ctrlLen]byte
 }
+
+// ctrlLen holds one control message carrying a struct timespec.
+const ctrlLen = unix.SizeofCmsghdr + int(unsafe.Sizeof(unix.Timespec{}))
 
 // listenUDP binds a liveness socket on a (IP_FREEBIND: the sync address may
 // not be configured yet), with a receive buffer for a few seconds' worth of
@@ -71,6 +76,11 @@ func listenUDP(a netip.AddrPort) (*udpSock, error) {
 	if family == unix.AF_INET {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1)
 	}
+	// The kernel stamps each datagram on arrival: silence is measured
+	// from then, not from whenever the tick got round to reading it (up
+	// to a tick period later, or more on a busy host). Without it the
+	// tick's own time stands in.
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 	const rcvbuf = 1 << 20
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf) != nil {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
@@ -157,9 +167,10 @@ func putSockaddr(sa *unix.RawSockaddrInet6, to netip.AddrPort) uint32 {
 	return unix.SizeofSockaddrInet6
 }
 
-// recvBatch hands every queued datagram (at most max) to handle, reading
-// up to inBatch per system call.
-func (u *udpSock) recvBatch(max int, handle func([]byte)) error {
+// recvBatch hands every queued datagram (at most max) to handle with its
+// arrival time (UnixNano; 0 if the kernel gave none), reading up to
+// inBatch per system call.
+func (u *udpSock) recvBatch(max int, handle func(b []byte, at int64)) error {
 	if u.in == nil {
 		u.in = &mmsgIn{}
 		for i := range u.in.hdrs {
@@ -167,10 +178,15 @@ func (u *udpSock) recvBatch(max int, handle func([]byte)) error {
 			u.in.iovs[i].SetLen(inBuf)
 			u.in.hdrs[i].hdr.Iov = &u.in.iovs[i]
 			u.in.hdrs[i].hdr.SetIovlen(1)
+			u.in.hdrs[i].hdr.Control = &u.in.ctrl[i][0]
 		}
 	}
 	in := u.in
 	for read := 0; read < max; {
+		for i := range in.hdrs {
+			// The kernel overwrites each length with what it wrote.
+			in.hdrs[i].hdr.SetControllen(ctrlLen)
+		}
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(u.fd), uintptr(unsafe.Pointer(&in.hdrs[0])), inBatch, unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == unix.EINTR:
@@ -185,7 +201,7 @@ func (u *udpSock) recvBatch(max int, handle func([]byte)) error {
 			return e
 		}
 		for i := range int(r) {
-			handle(in.bufs[i][:min(int(in.hdrs[i].n), inBuf)])
+			handle(in.bufs[i][:min(int(in.hdrs[i].n), inBuf)], arrival(in.ctrl[i][:], int(in.hdrs[i].hdr.Controllen)))
 		}
 		read += int(r)
 		if int(r) < inBatch {
@@ -195,19 +211,21 @@ func (u *udpSock) recvBatch(max int, handle func([]byte)) error {
 	return nil
 }
 
-func (u *udpSock) close() { unix.Close(u.fd) }
-
-// tickThreadNice is the niceness of the liveness tick's own OS thread: on
-// a machine saturated by other work a thread at the default niceness can
-// wait longer than DeadAfter for a core, and a missed tick looks like a
-// dead peer to everyone else. The tick's work is small and bounded.
-const tickThreadNice = -10
-
-// prioritiseThread raises the calling (locked) OS thread's priority when
-// the process may (root); it reports whether it did.
-func prioritiseThread() bool {
-	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), tickThreadNice) == nil
+// arrival reads the SCM_TIMESTAMPNS control message the kernel wrote in
+// ctrl (n bytes), without allocating: 0 if there is none.
+func arrival(ctrl []byte, n int) int64 {
+	if n < ctrlLen || len(ctrl) < ctrlLen {
+		return 0
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_TIMESTAMPNS || int(h.Len) < ctrlLen {
+		return 0
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&ctrl[unix.SizeofCmsghdr]))
+	return ts.Nano()
 }
+
+func (u *udpSock) close() { unix.Close(u.fd) }
 
 // unreadInput returns how many received bytes of c the kernel holds that
 // no goroutine has read yet.

@@ -21,10 +21,8 @@ func (*udpSock) sendBatch(pkts [][]byte, _ []netip.AddrPort, onErr func(int, err
 	}
 }
 
-func (*udpSock) recvBatch(int, func([]byte)) error { return nil }
+func (*udpSock) recvBatch(int, func([]byte, int64)) error { return nil }
 
 func (*udpSock) close() {}
-
-func prioritiseThread() bool { return false }
 
 func unreadInput(net.Conn) int { return 0 }

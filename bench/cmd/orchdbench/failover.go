@@ -9,36 +9,75 @@ import (
 	"github.com/orchd/orchd/state"
 )
 
-// watchPeer polls observer's state file (every 2 ms) until its view of peer
-// has status, and returns when it saw that and when the daemon wrote that
-// version (its modification time). The write time is the node's own; the
-// observation adds the bench's polling and decoding, which at 64 nodes
-// competes for the CPU with the very burst being measured (63 files of
-// 144 kB change at once). File modification times come from the kernel's
-// coarse clock: they can read up to one tick (≤ 4 ms) early.
-func watchPeer(ctx context.Context, b *bed, observer, peer, status string, timeout time.Duration) (seenAt, writtenAt time.Time, _ state.Peer, _ error) {
+// watchPeers polls the observers' state files (one goroutine, every 2 ms)
+// until each one's view of peer has status, and returns per observer when
+// the bench saw that and when the daemon wrote that version (its
+// modification time). The write time is the node's own; the observation
+// adds the bench's polling and decoding, which at 64 nodes competes for the
+// CPU with the very burst being measured (63 files change at once). File
+// modification times come from the kernel's coarse clock: they can read up
+// to one tick (≤ 4 ms) early.
+func watchPeers(ctx context.Context, b *bed, observers []string, peer, status string, timeout time.Duration) (map[string]watched, error) {
 	deadline := time.Now().Add(timeout)
-	var last time.Time
-	var seen state.Peer
+	last := map[string]time.Time{}
+	out := map[string]watched{}
+	left := len(observers)
 	for {
-		if fi, err := os.Stat(b.stateFile(observer)); err == nil && !fi.ModTime().Equal(last) {
-			if s, err := b.read(observer); err == nil {
-				now := time.Now()
-				last = s.mtime
-				seen = s.peer(peer)
-				if seen.Status == status {
-					return now, s.mtime, seen, nil
+		for _, o := range observers {
+			if out[o].done {
+				continue
+			}
+			fi, err := os.Stat(b.stateFile(o))
+			if err != nil || fi.ModTime().Equal(last[o]) {
+				continue
+			}
+			ps, mtime, err := b.readPeers(o)
+			if err != nil {
+				continue
+			}
+			last[o] = mtime
+			for _, p := range ps {
+				if p.ID != peer {
+					continue
+				}
+				w := watched{p: p}
+				if p.Status == status {
+					w.seenAt, w.writtenAt, w.done = time.Now(), mtime, true
+					left--
+				}
+				out[o] = w
+			}
+		}
+		if left == 0 {
+			return out, nil
+		}
+		if time.Now().After(deadline) {
+			for _, o := range observers {
+				if w := out[o]; !w.done {
+					return out, fmt.Errorf("%s did not see %s %s within %v (last: %s, %q)", o, peer, status, timeout, w.p.Status, w.p.Reason)
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			return time.Time{}, time.Time{}, seen, fmt.Errorf("%s did not see %s %s within %v (last: %s, %q)", observer, peer, status, timeout, seen.Status, seen.Reason)
-		}
 		if ctx.Err() != nil {
-			return time.Time{}, time.Time{}, seen, ctx.Err()
+			return out, ctx.Err()
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// watched is what watchPeers saw at one observer: its last view of the
+// peer, and once done, when it had the awaited status.
+type watched struct {
+	seenAt, writtenAt time.Time
+	p                 state.Peer
+	done              bool
+}
+
+// watchPeer is watchPeers for one observer.
+func watchPeer(ctx context.Context, b *bed, observer, peer, status string, timeout time.Duration) (seenAt, writtenAt time.Time, _ state.Peer, _ error) {
+	out, err := watchPeers(ctx, b, []string{observer}, peer, status, timeout)
+	w := out[observer]
+	return w.seenAt, w.writtenAt, w.p, err
 }
 
 // pairAuthenticated waits until a and c see each other Authenticated.
@@ -132,35 +171,22 @@ func deathTrials(ctx context.Context, b *bed, victim string, stop bool, n int) (
 		} else if err := syscallKill(pid, sigKILL); err != nil {
 			return out, err
 		}
-		type res struct {
-			seen, t time.Time
-			p       state.Peer
-			err     error
-		}
-		ch := make(chan res, len(observers))
-		for _, o := range observers {
-			go func(o string) {
-				seen, t, p, err := watchPeer(ctx, b, o, victim, state.Unreachable, 15*time.Second)
-				ch <- res{seen, t, p, err}
-			}(o)
-		}
+		seen, werr := watchPeers(ctx, b, observers, victim, state.Unreachable, 15*time.Second)
 		var tr deathTrial
 		var first, last, lastSeen time.Time
-		var ferr error
-		for range observers {
-			r := <-ch
-			if r.err != nil {
-				ferr = r.err
+		for _, o := range observers {
+			r := seen[o]
+			if !r.done {
 				continue
 			}
-			if first.IsZero() || r.t.Before(first) {
-				first, tr.Reason = r.t, r.p.Reason
+			if first.IsZero() || r.writtenAt.Before(first) {
+				first, tr.Reason = r.writtenAt, r.p.Reason
 			}
-			if r.t.After(last) {
-				last = r.t
+			if r.writtenAt.After(last) {
+				last = r.writtenAt
 			}
-			if r.seen.After(lastSeen) {
-				lastSeen = r.seen
+			if r.seenAt.After(lastSeen) {
+				lastSeen = r.seenAt
 			}
 		}
 		t1 := time.Now()
@@ -173,8 +199,8 @@ func deathTrials(ctx context.Context, b *bed, victim string, stop bool, n int) (
 				return out, fmt.Errorf("restarting %s: %w", victim, err)
 			}
 		}
-		if ferr != nil {
-			return out, ferr
+		if werr != nil {
+			return out, werr
 		}
 		tr.First, tr.All, tr.AllSeen = first.Sub(t0), last.Sub(t0), lastSeen.Sub(t0)
 		if err := b.meshAuthenticated(ctx, 30*time.Second); err != nil {
