@@ -19,6 +19,9 @@ func TestEndStatus(t *testing.T) {
 		status, want string
 	}{
 		{"silent", silenceError{}, state.Unreachable, "no heartbeat from 1_2 for 750ms over external sync"},
+		{"silent for the limit used", silenceError{after: 750 * time.Millisecond}, state.Unreachable, "no heartbeat from 1_2 for 750ms over external sync"},
+		// Under strain, or at the peer's ask, the limit was longer.
+		{"silent, strained", silenceError{after: 3 * time.Second}, state.Unreachable, "no heartbeat from 1_2 for 3s over external sync"},
 		// A write deadline is not a heartbeat: a local stall hit it.
 		{"write stall", writeStallError{os.ErrDeadlineExceeded}, state.Unreachable, "1_2 took none of our data for 5s over external sync"},
 		{"tcp user timeout", &os.SyscallError{Syscall: "write", Err: syscall.ETIMEDOUT}, state.Unreachable, "session with 1_2 over external sync timed out: connection timed out"},

@@ -25,16 +25,19 @@ func livePair() (lower, higher *liveKeys) {
 
 func TestLiveDatagram(t *testing.T) {
 	lower, higher := livePair()
-	first := lower.appendDatagram(nil)
+	first := lower.appendDatagram(nil, 0)
 	if len(first) != livePktLen {
 		t.Fatalf("datagram of %d bytes, want %d", len(first), livePktLen)
 	}
-	second := lower.appendDatagram(nil)
+	second := lower.appendDatagram(nil, 0)
 	flipped := bytes.Clone(second)
 	flipped[len(liveMagic)+liveTagLen+7] ^= 1 // the counter
+	asked := lower.appendDatagram(nil, 3000)
+	askAltered := bytes.Clone(asked)
+	askAltered[len(liveMagic)+liveTagLen+8+1] ^= 1
 	badMAC := bytes.Clone(second)
 	badMAC[len(badMAC)-1] ^= 1
-	own := higher.appendDatagram(nil)
+	own := higher.appendDatagram(nil, 0)
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -47,6 +50,8 @@ func TestLiveDatagram(t *testing.T) {
 		{"second", second, true},
 		{"older after newer", first, false},
 		{"our own, reflected", own, false},
+		{"ask altered", askAltered, false},
+		{"asking for 3 s", asked, true},
 	} {
 		d, err := parseDatagram(tc.b)
 		if err != nil {
@@ -55,6 +60,9 @@ func TestLiveDatagram(t *testing.T) {
 		if got := higher.accept(d); got != tc.want {
 			t.Errorf("%s: accepted %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	if d, _ := parseDatagram(asked); d.ask != 3000 {
+		t.Errorf("ask read back as %d, want 3000", d.ask)
 	}
 	for _, b := range [][]byte{nil, first[:livePktLen-1], append(bytes.Clone(first), 0), append([]byte("XLV1"), first[4:]...)} {
 		if _, err := parseDatagram(b); err == nil {
@@ -65,9 +73,10 @@ func TestLiveDatagram(t *testing.T) {
 
 func FuzzParseDatagram(f *testing.F) {
 	lower, _ := livePair()
-	f.Add(lower.appendDatagram(nil))
+	f.Add(lower.appendDatagram(nil, 0))
 	f.Add([]byte(liveMagic))
 	f.Add(make([]byte, livePktLen))
+	f.Add(lower.appendDatagram(nil, 3000))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, higher := livePair()
 		d, err := parseDatagram(b)
@@ -81,7 +90,7 @@ func FuzzParseDatagram(f *testing.F) {
 		if higher.accept(d) {
 			lower, _ := livePair()
 			lower.sendCtr = d.counter - 1
-			if !bytes.Equal(lower.appendDatagram(nil), b) {
+			if !bytes.Equal(lower.appendDatagram(nil, d.ask), b) {
 				t.Fatalf("accepted a datagram the key did not make: %x", b)
 			}
 		}
@@ -204,7 +213,7 @@ func TestDatagramNoAllocs(t *testing.T) {
 	lower, higher := livePair()
 	buf := make([]byte, 0, livePktLen)
 	allocs := testing.AllocsPerRun(100, func() {
-		b := lower.appendDatagram(buf[:0])
+		b := lower.appendDatagram(buf[:0], 0)
 		d, err := parseDatagram(b)
 		if err != nil || !higher.accept(d) {
 			t.Fatal("datagram refused")
@@ -249,5 +258,31 @@ func TestVerdictAtDeadline(t *testing.T) {
 	d := time.Since(heard)
 	if d < ms.dead || d > ms.dead+200*time.Millisecond {
 		t.Errorf("1_2 judged dead %s after its last datagram, want %s to %s", d, ms.dead, ms.dead+200*time.Millisecond)
+	}
+}
+
+// TestPeerAsksForTime: a peer whose datagrams ask for strainedDeadAfter
+// (its own tick ran late) is judged dead only after that much silence.
+func TestPeerAsksForTime(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	ms.pinAll()
+	ms.startAll()
+	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+	s := func() *session {
+		m := ms.m("1_1")
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.peers[mustID("1_2")].sess
+	}()
+	ms.m("1_2").testAsk.Store(true)
+	waitFor(t, 3*time.Second, "1_2's ask reaches 1_1", func() (bool, string) {
+		return time.Duration(s.peerAsk.Load()) == strainedDeadAfter, "1_1 holds no ask from 1_2"
+	})
+	ms.m("1_2").testMuteUDP.Store(true)
+	start := time.Now()
+	ms.waitStatus("1_1", "1_2", state.Unreachable, "no heartbeat from 1_2 for 3s", strainedDeadAfter+2*time.Second)
+	if d := time.Since(start); d < strainedDeadAfter-500*time.Millisecond {
+		t.Errorf("judged dead after %s of silence, though it asked for %s", d, strainedDeadAfter)
 	}
 }

@@ -112,6 +112,9 @@ type Manager struct {
 
 	// testMuteUDP stops our liveness datagrams (a test's silent death).
 	testMuteUDP atomic.Bool
+	// testAsk makes our datagrams ask for strainedDeadAfter, as a late
+	// tick would.
+	testAsk atomic.Bool
 
 	// udpSnap and tickSess are the sockets and the sessions for the
 	// tick, which takes no lock.

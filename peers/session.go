@@ -50,11 +50,14 @@ type session struct {
 	// Liveness datagrams (livewire.go); live is nil when the peer did not
 	// offer them, and then TLS heartbeats carry liveness. live is used
 	// only by the tick goroutine once the session is attached.
-	live   *liveKeys
-	udp    *udpSock
-	udpTo  netip.AddrPort
-	udpIn  atomic.Bool // the peer's datagrams reach us (and we said so)
-	udpOut atomic.Bool // ours reach the peer: TLS heartbeats are not needed
+	live  *liveKeys
+	udp   *udpSock
+	udpTo netip.AddrPort
+	udpIn atomic.Bool // the peer's datagrams reach us (and we said so)
+	// peerAsk is the silence (ns) after which the peer's last datagram
+	// asked to be judged dead; 0: our own DeadAfter.
+	peerAsk atomic.Int64
+	udpOut  atomic.Bool // ours reach the peer: TLS heartbeats are not needed
 	// unreadSeen is the unread byte count the tick last excused (tick
 	// goroutine only).
 	unreadSeen int
@@ -323,10 +326,14 @@ func (m *Manager) ended(s *session) {
 // endStatus is the status and reason of a session that ended with err.
 func endStatus(err error, id, port string, deadAfter time.Duration) (string, string) {
 	var ne net.Error
+	var silent silenceError
 	switch {
 	case errors.As(err, new(protoError)):
 		return state.Unknown, fmt.Sprintf("closed the session with %s: %v", id, err)
-	case errors.As(err, new(silenceError)):
+	case errors.As(err, &silent):
+		if silent.after > 0 {
+			deadAfter = silent.after
+		}
 		return state.Unreachable, fmt.Sprintf("no heartbeat from %s for %s over %s sync", id, fmtDur(deadAfter), port)
 	case errors.As(err, new(writeStallError)):
 		return state.Unreachable, fmt.Sprintf("%s took none of our data for %s over %s sync", id, fmtDur(writeTimeout), port)

@@ -16,9 +16,10 @@ const setupTime = 3 * time.Second
 
 func (m *Manager) setupTimeout() time.Duration { return max(m.cfg.DeadAfter, setupTime) }
 
-// silenceError ends a session whose peer said nothing for DeadAfter; it is
-// a timeout, so ended() reports "no heartbeat".
-type silenceError struct{}
+// silenceError ends a session whose peer said nothing for after (DeadAfter,
+// or longer under strain or at the peer's ask); it is a timeout, so ended()
+// reports "no heartbeat".
+type silenceError struct{ after time.Duration }
 
 func (silenceError) Error() string   { return "no heartbeat" }
 func (silenceError) Timeout() bool   { return true }
@@ -61,7 +62,7 @@ func (m *Manager) ticker(ctx context.Context) {
 	var out outQueue
 	last := time.Now()
 	next := last
-	var strainedUntil time.Time
+	var strainedUntil, askUntil time.Time
 	period := m.tickPeriod()
 	perSecond := max(1, int(time.Second/period))
 	// verdictAt is the earliest moment before the next tick at which a
@@ -108,6 +109,17 @@ func (m *Manager) ticker(ctx context.Context) {
 		if late > m.cfg.DeadAfter/2 || gap > period+m.cfg.DeadAfter/2 {
 			strainedUntil = now.Add(strainWindow)
 		}
+		// Our own tick running late says this host is short of CPU: ask
+		// peers for strainedDeadAfter, lest our next stall look like our
+		// death to them. At a quarter of DeadAfter, before a stall that
+		// long: starvation grows in steps.
+		if late > m.cfg.DeadAfter/4 || gap > period+m.cfg.DeadAfter/4 || m.testAsk.Load() {
+			askUntil = now.Add(strainWindow)
+		}
+		var ask uint16
+		if now.Before(askUntil) {
+			ask = uint16(strainedDeadAfter / time.Millisecond)
+		}
 		deadAfter := m.cfg.DeadAfter
 		if now.Before(strainedUntil) {
 			deadAfter = max(deadAfter, strainedDeadAfter)
@@ -132,7 +144,7 @@ func (m *Manager) ticker(ctx context.Context) {
 				// A late tick sends for every session: the others' last
 				// datagrams are already a late tick old.
 				if s.live != nil && ((n+s.live.phase)%2 == 0 || late > period/2) && !m.testMuteUDP.Load() && !s.ended() {
-					out.add(s)
+					out.add(s, ask)
 				}
 			}
 			out.flush(m)
@@ -145,12 +157,13 @@ func (m *Manager) ticker(ctx context.Context) {
 				continue // the next published list drops it
 			}
 			heard := time.Unix(0, s.lastHeard.Load())
-			if judge && now.Sub(heard) > deadAfter {
+			limit := max(deadAfter, time.Duration(s.peerAsk.Load()))
+			if judge && now.Sub(heard) > limit {
 				// Bytes waiting in the kernel mean it spoke and our reader
 				// is late (a busy process) — unless the count stands still
 				// (a reader stuck for good must not keep a session alive).
 				if n := unreadInput(s.conn.NetConn()); n == 0 || n == s.unreadSeen {
-					s.close(silenceError{}, false)
+					s.close(silenceError{after: limit}, false)
 					continue
 				} else {
 					s.unreadSeen = n
@@ -159,7 +172,7 @@ func (m *Manager) ticker(ctx context.Context) {
 				heard = now
 			}
 			// Just past the limit: the check above is "more than".
-			if due := heard.Add(deadAfter + time.Millisecond); due.Before(nextTick) && (verdictAt.IsZero() || due.Before(verdictAt)) {
+			if due := heard.Add(limit + time.Millisecond); due.Before(nextTick) && (verdictAt.IsZero() || due.Before(verdictAt)) {
 				verdictAt = due
 			}
 			if !full {
@@ -202,7 +215,7 @@ type outBatch struct {
 	sess []*session
 }
 
-func (q *outQueue) add(s *session) {
+func (q *outQueue) add(s *session, ask uint16) {
 	if q.by == nil {
 		q.by = map[*udpSock]*outBatch{}
 	}
@@ -219,7 +232,7 @@ func (q *outQueue) add(s *session) {
 		q.data = make([]byte, 0, max(2*cap(q.data), 64*livePktLen))
 	}
 	start := len(q.data)
-	q.data = s.live.appendDatagram(q.data)
+	q.data = s.live.appendDatagram(q.data, ask)
 	b.pkts = append(b.pkts, q.data[start:len(q.data):len(q.data)])
 	b.tos = append(b.tos, s.udpTo)
 	b.sess = append(b.sess, s)
@@ -307,6 +320,9 @@ func (m *Manager) drainUDP(now time.Time, byTag map[liveTag]*session) {
 			if heard > s.lastHeard.Load() {
 				s.lastHeard.Store(heard)
 			}
+			// Honoured up to strainedDeadAfter: what we would give a
+			// strained host of our own.
+			s.peerAsk.Store(int64(min(time.Duration(d.ask)*time.Millisecond, strainedDeadAfter)))
 			if !s.udpIn.Swap(true) {
 				s.want(wantUDPOK)
 			}
