@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -86,7 +87,7 @@ func (tb *Testbed) startDaemon(n *Node) error {
 	defer f.Close()
 	bin := tb.Opts.BinDir
 	cmd := exec.Command("ip", "netns", "exec", n.Namespace, filepath.Join(bin, "clishd"), "run", "--root", n.Root)
-	cmd.Env = daemonEnv(bin)
+	cmd.Env = daemonEnv(bin, len(tb.Nodes), runtime.NumCPU())
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -219,12 +220,25 @@ func (tb *Testbed) Start(id string) error {
 // daemonEnv is the environment of every daemon: ours with bin first on
 // PATH and without CLISHD_* variables, so that the caller's shell does not
 // change the nodes' configuration (use Options.InitArgs for that).
-func daemonEnv(bin string) []string {
+//
+// When the testbed packs more daemons than the host has CPUs, each runs
+// with GOMAXPROCS=1 (unless the caller set GOMAXPROCS): a node there has a
+// small share of one core, like an appliance VM with one vCPU, and 64 Go
+// runtimes each keeping a P per host CPU spend the cores on their own
+// scheduling — spinning threads, idle Ps handed back and forth. Measured
+// on the 8x8 trust of a 2-core host: 34 s of clishd CPU with 2 Ps per
+// daemon, 27 s with 1 (bench/RESULTS.md).
+func daemonEnv(bin string, daemons, cpus int) []string {
 	var env []string
+	set := false
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CLISHD_") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
+		set = set || strings.HasPrefix(kv, "GOMAXPROCS=")
+	}
+	if daemons > cpus && !set {
+		env = append(env, "GOMAXPROCS=1")
 	}
 	return append(env, "PATH="+bin+":"+os.Getenv("PATH"))
 }
