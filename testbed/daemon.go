@@ -226,8 +226,9 @@ func (tb *Testbed) Start(id string) error {
 // small share of one core, like an appliance VM with one vCPU, and 64 Go
 // runtimes each keeping a P per host CPU spend the cores on their own
 // scheduling — spinning threads, idle Ps handed back and forth. Measured
-// on the 8x8 trust of a 2-core host: 34 s of clishd CPU with 2 Ps per
-// daemon, 27 s with 1 (bench/RESULTS.md).
+// on a 2-core host, three 8x8 trusts each: with clishd's own cores + 2 Ps
+// the full mesh took 20-38 s (38-52 s of clishd CPU), with one P 13-18 s
+// (25-33 s) (bench/RESULTS.md).
 func daemonEnv(bin string, daemons, cpus int) []string {
 	var env []string
 	set := false
