@@ -286,3 +286,25 @@ func TestPeerAsksForTime(t *testing.T) {
 		t.Errorf("judged dead after %s of silence, though it asked for %s", d, strainedDeadAfter)
 	}
 }
+
+func TestStarved(t *testing.T) {
+	const period, dead = 100 * time.Millisecond, 750 * time.Millisecond
+	for _, c := range []struct {
+		name      string
+		late, gap time.Duration
+		want      bool
+	}{
+		{"on time", 0, period, false},
+		{"a little late", 50 * time.Millisecond, period + 50*time.Millisecond, false},
+		{"late by a quarter", 200 * time.Millisecond, period + 200*time.Millisecond, true},
+		{"a long previous tick", 0, period + 300*time.Millisecond, true},
+		{"just under DeadAfter", 700 * time.Millisecond, period + 700*time.Millisecond, true},
+		// SIGSTOP, a paused VM: the peers judged it already.
+		{"frozen", 800 * time.Millisecond, period + 800*time.Millisecond, false},
+		{"frozen long", 5 * time.Second, 5 * time.Second, false},
+	} {
+		if got := starved(c.late, c.gap, period, dead); got != c.want {
+			t.Errorf("%s: starved = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

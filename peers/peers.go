@@ -115,6 +115,8 @@ type Manager struct {
 	// testAsk makes our datagrams ask for strainedDeadAfter, as a late
 	// tick would.
 	testAsk atomic.Bool
+	// continued is when this process last got SIGCONT (UnixNano).
+	continued atomic.Int64
 
 	// udpSnap and tickSess are the sockets and the sessions for the
 	// tick, which takes no lock.
@@ -284,6 +286,7 @@ func (m *Manager) Run(ctx context.Context) error {
 
 	wg.Go(func() { m.notifier(ctx) })
 	wg.Go(func() { m.ticker(ctx) })
+	wg.Go(func() { m.watchContinue(ctx) })
 	wg.Go(func() { m.expirer(ctx) })
 	for _, a := range m.cfg.Listen {
 		wg.Go(func() { m.listen(ctx, &wg, a) })

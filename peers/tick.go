@@ -63,6 +63,8 @@ func (m *Manager) ticker(ctx context.Context) {
 	last := time.Now()
 	next := last
 	var strainedUntil, askUntil time.Time
+	// stalled is a starved wake not yet told from a stop (zero: none).
+	var stalled time.Time
 	period := m.tickPeriod()
 	perSecond := max(1, int(time.Second/period))
 	// verdictAt is the earliest moment before the next tick at which a
@@ -77,12 +79,15 @@ func (m *Manager) ticker(ctx context.Context) {
 		// call keeps its P "in syscall", and sysmon polls such a P every
 		// 20 µs to 10 ms before taking it back — some 50 wakeups per tick
 		// and per daemon, a quarter of an idle 64-node mesh's CPU.
-		time.Sleep(time.Until(target))
+		asleep := time.Now()
+		time.Sleep(target.Sub(asleep))
 		if ctx.Err() != nil {
 			return
 		}
 		now := time.Now()
-		late := now.Sub(target)
+		// Lateness is past the intended wake: a verdict due while we were
+		// busy (or frozen) is due at once, which is not late.
+		late := now.Sub(maxTime(target, asleep))
 		if full {
 			n++
 			next = target
@@ -112,9 +117,23 @@ func (m *Manager) ticker(ctx context.Context) {
 		// Our own tick running late says this host is short of CPU: ask
 		// peers for strainedDeadAfter, lest our next stall look like our
 		// death to them. At a quarter of DeadAfter, before a stall that
-		// long: starvation grows in steps.
-		if late > m.cfg.DeadAfter/4 || gap > period+m.cfg.DeadAfter/4 || m.testAsk.Load() {
-			askUntil = now.Add(strainWindow)
+		// long: starvation grows in steps. A stall of DeadAfter or more is
+		// a freeze (SIGSTOP, a paused VM) that the peers have judged
+		// already; it says nothing about the next one, and asking then
+		// would make a second death right after take strainedDeadAfter.
+		// A stall ended by SIGCONT was a stop (kill -STOP, a debugger),
+		// not starvation; the signal reaches its goroutine after this
+		// thread resumes, so a stall is judged on a later wake.
+		if starved(late, gap, period, m.cfg.DeadAfter) {
+			stalled = now
+		} else if !stalled.IsZero() && now.Sub(stalled) >= contGrace {
+			if time.Unix(0, m.continued.Load()).Before(stalled.Add(-m.cfg.DeadAfter)) {
+				askUntil = stalled.Add(askWindow)
+			}
+			stalled = time.Time{}
+		}
+		if m.testAsk.Load() {
+			askUntil = now.Add(askWindow)
 		}
 		var ask uint16
 		if now.Before(askUntil) {
@@ -200,6 +219,13 @@ func (m *Manager) ticker(ctx context.Context) {
 			m.limiter.logf(m.logf, "slowtick", "peers: liveness tick %s late, took %s (reading %s, sending %s, judging %s) (this process was not scheduled in time: peers may find it silent)", fmtDur(late), fmtDur(took), fmtDur(tDrain.Sub(now)), fmtDur(tFlush.Sub(tDrain)), fmtDur(time.Since(tFlush)))
 		}
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // outQueue is one tick's datagrams, sent per socket in one batch.
@@ -289,6 +315,22 @@ const (
 	strainedDeadAfter = 3 * time.Second
 	strainWindow      = 5 * time.Second
 )
+
+// starved reports whether a tick late by late, gap after the one before,
+// shows a host short of CPU: a stall of a quarter of deadAfter or more, but
+// less than deadAfter (a freeze).
+func starved(late, gap, period, deadAfter time.Duration) bool {
+	stall := max(late, gap-period)
+	return stall > deadAfter/4 && stall < deadAfter
+}
+
+// contGrace is how long after a stall the tick waits for a SIGCONT that
+// would show it was a stop.
+const contGrace = 50 * time.Millisecond
+
+// askWindow is how long after its last late tick a node asks its peers
+// for strainedDeadAfter. Starvation renews it with every late tick.
+const askWindow = 2 * time.Second
 
 // viewRefresh repeats an unchanged view now and then: views are sent on
 // every change, this only bounds how long a lost one could linger.

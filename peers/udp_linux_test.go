@@ -20,6 +20,9 @@ func TestArrivalStamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The first socket to ask for timestamps turns them on machine-wide
+	// from a kernel work queue; until then datagrams are stamped when read.
+	time.Sleep(100 * time.Millisecond)
 	before := time.Now().UnixNano()
 	for range 3 {
 		if _, err := c.Write([]byte("liveness")); err != nil {

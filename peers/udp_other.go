@@ -3,6 +3,7 @@
 package peers
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -24,5 +25,7 @@ func (*udpSock) sendBatch(pkts [][]byte, _ []netip.AddrPort, onErr func(int, err
 func (*udpSock) recvBatch(int, func([]byte, int64)) error { return nil }
 
 func (*udpSock) close() {}
+
+func (*Manager) watchContinue(context.Context) {}
 
 func unreadInput(net.Conn) int { return 0 }
