@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -87,7 +86,7 @@ func (tb *Testbed) startDaemon(n *Node) error {
 	defer f.Close()
 	bin := tb.Opts.BinDir
 	cmd := exec.Command("ip", "netns", "exec", n.Namespace, filepath.Join(bin, "clishd"), "run", "--root", n.Root)
-	cmd.Env = daemonEnv(bin, len(tb.Nodes), runtime.NumCPU())
+	cmd.Env = daemonEnv(bin)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -220,26 +219,12 @@ func (tb *Testbed) Start(id string) error {
 // daemonEnv is the environment of every daemon: ours with bin first on
 // PATH and without CLISHD_* variables, so that the caller's shell does not
 // change the nodes' configuration (use Options.InitArgs for that).
-//
-// When the testbed packs more daemons than the host has CPUs, each runs
-// with GOMAXPROCS=1 (unless the caller set GOMAXPROCS): a node there has a
-// small share of one core, like an appliance VM with one vCPU, and 64 Go
-// runtimes each keeping a P per host CPU spend the cores on their own
-// scheduling — spinning threads, idle Ps handed back and forth. Measured
-// on a 2-core host, three 8x8 trusts each: with clishd's own cores + 2 Ps
-// the full mesh took 20-38 s (38-52 s of clishd CPU), with one P 13-18 s
-// (25-33 s) (bench/RESULTS.md).
-func daemonEnv(bin string, daemons, cpus int) []string {
+func daemonEnv(bin string) []string {
 	var env []string
-	set := false
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CLISHD_") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
-		set = set || strings.HasPrefix(kv, "GOMAXPROCS=")
-	}
-	if daemons > cpus && !set {
-		env = append(env, "GOMAXPROCS=1")
 	}
 	return append(env, "PATH="+bin+":"+os.Getenv("PATH"))
 }

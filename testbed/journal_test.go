@@ -112,7 +112,7 @@ func TestDaemonEnv(t *testing.T) {
 	t.Setenv("CLISHD_SSH_PORT", "1")
 	t.Setenv("PATH", "/usr/bin")
 	var paths []string
-	for _, kv := range daemonEnv("/b", 4, 2) {
+	for _, kv := range daemonEnv("/b") {
 		if strings.HasPrefix(kv, "CLISHD_") {
 			t.Errorf("daemon environment holds %s", kv)
 		}
@@ -122,39 +122,5 @@ func TestDaemonEnv(t *testing.T) {
 	}
 	if len(paths) != 1 || paths[0] != "PATH=/b:/usr/bin" {
 		t.Errorf("daemon PATH: %q, want [PATH=/b:/usr/bin]", paths)
-	}
-}
-
-func TestDaemonEnvGOMAXPROCS(t *testing.T) {
-	procs := func(env []string) []string {
-		var out []string
-		for _, kv := range env {
-			if strings.HasPrefix(kv, "GOMAXPROCS=") {
-				out = append(out, kv)
-			}
-		}
-		return out
-	}
-	t.Setenv("GOMAXPROCS", "") // restored after the test
-	os.Unsetenv("GOMAXPROCS")
-	for _, c := range []struct {
-		name          string
-		daemons, cpus int
-		env           string
-		want          []string
-	}{
-		{"more daemons than CPUs", 64, 2, "", []string{"GOMAXPROCS=1"}},
-		{"as many as CPUs", 2, 2, "", nil},
-		{"fewer", 4, 8, "", nil},
-		{"the caller's choice stands", 64, 2, "3", []string{"GOMAXPROCS=3"}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if c.env != "" {
-				t.Setenv("GOMAXPROCS", c.env)
-			}
-			if got := procs(daemonEnv("/b", c.daemons, c.cpus)); strings.Join(got, " ") != strings.Join(c.want, " ") {
-				t.Errorf("GOMAXPROCS in the daemon environment: %q, want %q", got, c.want)
-			}
-		})
 	}
 }
