@@ -56,10 +56,7 @@
 // (livewire.go: BFD-style, keyed from the TLS exporter, sent and drained by
 // one manager-wide tick every Heartbeat, tick.go). A datagram counts from
 // its arrival (the kernel's receive timestamp), and a silence that reaches
-// DeadAfter between two ticks is judged at that moment. A node whose own
-// tick runs late (its host short of CPU; a quarter of DeadAfter or more,
-// but less than DeadAfter, which is a freeze) asks its peers, in its
-// datagrams, for strainedDeadAfter (3 s) until it has run on time for 2 s. Sockets set
+// DeadAfter between two ticks is judged at that moment. Sockets set
 // TCP_NODELAY and TCP_USER_TIMEOUT (10 s) for data left unacknowledged; TCP
 // keepalive is off (the tick is the liveness check). Reconnection backs off
 // exponentially from 100 ms to 2 s with ±20% jitter (10 s after a trust

@@ -18,28 +18,21 @@ import (
 // interval for the whole mesh instead of several per session (see
 // bench/RESULTS.md, "where the CPU goes").
 //
-// A datagram is 38 bytes:
+// A datagram is 36 bytes:
 //
-//	"OLV2" | tag (8) | counter (8, big-endian) | ask (2, big-endian) | MAC (16)
+//	"OLV1" | tag (8) | counter (8, big-endian) | MAC (16)
 //
-// tag names the session; ask is the silence, in milliseconds, after which
-// the sender asks to be judged dead (0: the receiver's own DeadAfter) — as
-// a BFD sender announces its detection time; MAC is HMAC-SHA256 over the
-// first 22 bytes, truncated to 16, under the key of the sending direction.
-// A sender whose own tick has been running late asks for more time: its
-// host is short of CPU, and its next stall would otherwise look like its
-// death (bench/RESULTS.md: 95 % of the sessions judged dead during a
-// 64-node trust storm were with peers whose tick had run late in the 5 s
-// before). The tag and both
+// tag names the session; MAC is HMAC-SHA256 over the first 20 bytes,
+// truncated to 16, under the key of the sending direction. The tag and both
 // keys come from the session's TLS exporter (RFC 8446 §7.5), so only the two
 // ends of that TLS session can make or check them, and they die with it.
 // The counter only grows: a replayed or reflected datagram proves nothing.
 
 const (
-	liveMagic    = "OLV2"
+	liveMagic    = "OLV1"
 	liveTagLen   = 8
 	liveMACLen   = 16
-	livePktLen   = len(liveMagic) + liveTagLen + 8 + 2 + liveMACLen
+	livePktLen   = len(liveMagic) + liveTagLen + 8 + liveMACLen
 	liveExporter = "EXPORTER-orchd-liveness-v1"
 	liveKeyLen   = 32
 )
@@ -81,15 +74,13 @@ func deriveLiveKeys(cs tls.ConnectionState, lower bool) (*liveKeys, error) {
 	return k, nil
 }
 
-// appendDatagram appends the next datagram to dst, asking to be judged
-// dead after ask milliseconds of silence (0: the receiver's own limit).
-func (k *liveKeys) appendDatagram(dst []byte, ask uint16) []byte {
+// appendDatagram appends the next datagram to dst.
+func (k *liveKeys) appendDatagram(dst []byte) []byte {
 	k.sendCtr++
 	start := len(dst)
 	dst = append(dst, liveMagic...)
 	dst = append(dst, k.tag[:]...)
 	dst = binary.BigEndian.AppendUint64(dst, k.sendCtr)
-	dst = binary.BigEndian.AppendUint16(dst, ask)
 	k.send.Reset()
 	k.send.Write(dst[start:])
 	return append(dst, k.send.Sum(k.sum[:0])[:liveMACLen]...)
@@ -111,7 +102,6 @@ func (k *liveKeys) accept(d liveDatagram) bool {
 type liveDatagram struct {
 	tag     liveTag
 	counter uint64
-	ask     uint16 // milliseconds; 0: the receiver's own limit
 	signed  []byte // the bytes the MAC covers
 	mac     []byte
 }
@@ -132,8 +122,6 @@ func parseDatagram(b []byte) (liveDatagram, error) {
 	p += liveTagLen
 	d.counter = binary.BigEndian.Uint64(b[p : p+8])
 	p += 8
-	d.ask = binary.BigEndian.Uint16(b[p : p+2])
-	p += 2
 	d.signed, d.mac = b[:p], b[p:]
 	return d, nil
 }

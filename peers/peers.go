@@ -112,11 +112,6 @@ type Manager struct {
 
 	// testMuteUDP stops our liveness datagrams (a test's silent death).
 	testMuteUDP atomic.Bool
-	// testAsk makes our datagrams ask for strainedDeadAfter, as a late
-	// tick would.
-	testAsk atomic.Bool
-	// continued is when this process last got SIGCONT (UnixNano).
-	continued atomic.Int64
 
 	// udpSnap and tickSess are the sockets and the sessions for the
 	// tick, which takes no lock.
@@ -286,7 +281,6 @@ func (m *Manager) Run(ctx context.Context) error {
 
 	wg.Go(func() { m.notifier(ctx) })
 	wg.Go(func() { m.ticker(ctx) })
-	wg.Go(func() { m.watchContinue(ctx) })
 	wg.Go(func() { m.expirer(ctx) })
 	for _, a := range m.cfg.Listen {
 		wg.Go(func() { m.listen(ctx, &wg, a) })

@@ -50,14 +50,11 @@ type session struct {
 	// Liveness datagrams (livewire.go); live is nil when the peer did not
 	// offer them, and then TLS heartbeats carry liveness. live is used
 	// only by the tick goroutine once the session is attached.
-	live  *liveKeys
-	udp   *udpSock
-	udpTo netip.AddrPort
-	udpIn atomic.Bool // the peer's datagrams reach us (and we said so)
-	// peerAsk is the silence (ns) after which the peer's last datagram
-	// asked to be judged dead; 0: our own DeadAfter.
-	peerAsk atomic.Int64
-	udpOut  atomic.Bool // ours reach the peer: TLS heartbeats are not needed
+	live   *liveKeys
+	udp    *udpSock
+	udpTo  netip.AddrPort
+	udpIn  atomic.Bool // the peer's datagrams reach us (and we said so)
+	udpOut atomic.Bool // ours reach the peer: TLS heartbeats are not needed
 	// unreadSeen is the unread byte count the tick last excused (tick
 	// goroutine only).
 	unreadSeen int

@@ -17,8 +17,8 @@ const setupTime = 3 * time.Second
 func (m *Manager) setupTimeout() time.Duration { return max(m.cfg.DeadAfter, setupTime) }
 
 // silenceError ends a session whose peer said nothing for after (DeadAfter,
-// or longer under strain or at the peer's ask); it is a timeout, so ended()
-// reports "no heartbeat".
+// or strainedDeadAfter under strain); it is a timeout, so ended() reports
+// "no heartbeat".
 type silenceError struct{ after time.Duration }
 
 func (silenceError) Error() string   { return "no heartbeat" }
@@ -62,9 +62,7 @@ func (m *Manager) ticker(ctx context.Context) {
 	var out outQueue
 	last := time.Now()
 	next := last
-	var strainedUntil, askUntil time.Time
-	// stalled is a starved wake not yet told from a stop (zero: none).
-	var stalled time.Time
+	var strainedUntil time.Time
 	period := m.tickPeriod()
 	perSecond := max(1, int(time.Second/period))
 	// verdictAt is the earliest moment before the next tick at which a
@@ -114,31 +112,6 @@ func (m *Manager) ticker(ctx context.Context) {
 		if late > m.cfg.DeadAfter/2 || gap > period+m.cfg.DeadAfter/2 {
 			strainedUntil = now.Add(strainWindow)
 		}
-		// Our own tick running late says this host is short of CPU: ask
-		// peers for strainedDeadAfter, lest our next stall look like our
-		// death to them. At a quarter of DeadAfter, before a stall that
-		// long: starvation grows in steps. A stall of DeadAfter or more is
-		// a freeze (SIGSTOP, a paused VM) that the peers have judged
-		// already; it says nothing about the next one, and asking then
-		// would make a second death right after take strainedDeadAfter.
-		// A stall ended by SIGCONT was a stop (kill -STOP, a debugger),
-		// not starvation; the signal reaches its goroutine after this
-		// thread resumes, so a stall is judged on a later wake.
-		if starved(late, gap, period, m.cfg.DeadAfter) {
-			stalled = now
-		} else if !stalled.IsZero() && now.Sub(stalled) >= contGrace {
-			if time.Unix(0, m.continued.Load()).Before(stalled.Add(-m.cfg.DeadAfter)) {
-				askUntil = stalled.Add(askWindow)
-			}
-			stalled = time.Time{}
-		}
-		if m.testAsk.Load() {
-			askUntil = now.Add(askWindow)
-		}
-		var ask uint16
-		if now.Before(askUntil) {
-			ask = uint16(strainedDeadAfter / time.Millisecond)
-		}
 		deadAfter := m.cfg.DeadAfter
 		if now.Before(strainedUntil) {
 			deadAfter = max(deadAfter, strainedDeadAfter)
@@ -163,7 +136,7 @@ func (m *Manager) ticker(ctx context.Context) {
 				// A late tick sends for every session: the others' last
 				// datagrams are already a late tick old.
 				if s.live != nil && ((n+s.live.phase)%2 == 0 || late > period/2) && !m.testMuteUDP.Load() && !s.ended() {
-					out.add(s, ask)
+					out.add(s)
 				}
 			}
 			out.flush(m)
@@ -176,7 +149,7 @@ func (m *Manager) ticker(ctx context.Context) {
 				continue // the next published list drops it
 			}
 			heard := time.Unix(0, s.lastHeard.Load())
-			limit := max(deadAfter, time.Duration(s.peerAsk.Load()))
+			limit := deadAfter
 			if judge && now.Sub(heard) > limit {
 				// Bytes waiting in the kernel mean it spoke and our reader
 				// is late (a busy process) — unless the count stands still
@@ -241,7 +214,7 @@ type outBatch struct {
 	sess []*session
 }
 
-func (q *outQueue) add(s *session, ask uint16) {
+func (q *outQueue) add(s *session) {
 	if q.by == nil {
 		q.by = map[*udpSock]*outBatch{}
 	}
@@ -258,7 +231,7 @@ func (q *outQueue) add(s *session, ask uint16) {
 		q.data = make([]byte, 0, max(2*cap(q.data), 64*livePktLen))
 	}
 	start := len(q.data)
-	q.data = s.live.appendDatagram(q.data, ask)
+	q.data = s.live.appendDatagram(q.data)
 	b.pkts = append(b.pkts, q.data[start:len(q.data):len(q.data)])
 	b.tos = append(b.tos, s.udpTo)
 	b.sess = append(b.sess, s)
@@ -316,22 +289,6 @@ const (
 	strainWindow      = 5 * time.Second
 )
 
-// starved reports whether a tick late by late, gap after the one before,
-// shows a host short of CPU: a stall of a quarter of deadAfter or more, but
-// less than deadAfter (a freeze).
-func starved(late, gap, period, deadAfter time.Duration) bool {
-	stall := max(late, gap-period)
-	return stall > deadAfter/4 && stall < deadAfter
-}
-
-// contGrace is how long after a stall the tick waits for a SIGCONT that
-// would show it was a stop.
-const contGrace = 50 * time.Millisecond
-
-// askWindow is how long after its last late tick a node asks its peers
-// for strainedDeadAfter. Starvation renews it with every late tick.
-const askWindow = 2 * time.Second
-
 // viewRefresh repeats an unchanged view now and then: views are sent on
 // every change, this only bounds how long a lost one could linger.
 const viewRefresh = 30 * time.Second
@@ -362,9 +319,6 @@ func (m *Manager) drainUDP(now time.Time, byTag map[liveTag]*session) {
 			if heard > s.lastHeard.Load() {
 				s.lastHeard.Store(heard)
 			}
-			// Honoured up to strainedDeadAfter: what we would give a
-			// strained host of our own.
-			s.peerAsk.Store(int64(min(time.Duration(d.ask)*time.Millisecond, strainedDeadAfter)))
 			if !s.udpIn.Swap(true) {
 				s.want(wantUDPOK)
 			}

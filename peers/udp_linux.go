@@ -1,15 +1,11 @@
 package peers
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/signal"
 	"runtime"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -230,21 +226,6 @@ func arrival(ctrl []byte, n int) int64 {
 }
 
 func (u *udpSock) close() { unix.Close(u.fd) }
-
-// watchContinue notes when this process is continued after a stop.
-func (m *Manager) watchContinue(ctx context.Context) {
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, unix.SIGCONT)
-	defer signal.Stop(c)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c:
-			m.continued.Store(time.Now().UnixNano())
-		}
-	}
-}
 
 // unreadInput returns how many received bytes of c the kernel holds that
 // no goroutine has read yet.

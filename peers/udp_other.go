@@ -3,7 +3,6 @@
 package peers
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -25,7 +24,5 @@ func (*udpSock) sendBatch(pkts [][]byte, _ []netip.AddrPort, onErr func(int, err
 func (*udpSock) recvBatch(int, func([]byte, int64)) error { return nil }
 
 func (*udpSock) close() {}
-
-func (*Manager) watchContinue(context.Context) {}
 
 func unreadInput(net.Conn) int { return 0 }
