@@ -149,13 +149,12 @@ func (m *Manager) ticker(ctx context.Context) {
 				continue // the next published list drops it
 			}
 			heard := time.Unix(0, s.lastHeard.Load())
-			limit := deadAfter
-			if judge && now.Sub(heard) > limit {
+			if judge && now.Sub(heard) > deadAfter {
 				// Bytes waiting in the kernel mean it spoke and our reader
 				// is late (a busy process) — unless the count stands still
 				// (a reader stuck for good must not keep a session alive).
 				if n := unreadInput(s.conn.NetConn()); n == 0 || n == s.unreadSeen {
-					s.close(silenceError{after: limit}, false)
+					s.close(silenceError{after: deadAfter}, false)
 					continue
 				} else {
 					s.unreadSeen = n
@@ -164,7 +163,7 @@ func (m *Manager) ticker(ctx context.Context) {
 				heard = now
 			}
 			// Just past the limit: the check above is "more than".
-			if due := heard.Add(limit + time.Millisecond); due.Before(nextTick) && (verdictAt.IsZero() || due.Before(verdictAt)) {
+			if due := heard.Add(deadAfter + time.Millisecond); due.Before(nextTick) && (verdictAt.IsZero() || due.Before(verdictAt)) {
 				verdictAt = due
 			}
 			if !full {
