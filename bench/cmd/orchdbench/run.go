@@ -465,6 +465,9 @@ func holdItem(ctx context.Context, res *Results, b *bed, key string, d time.Dura
 	}
 	since := map[string]time.Time{}
 	flapped := map[string]bool{}
+	// stale: the oldest a node's state file got (a daemon that stopped
+	// writing would show its last statuses, and no flap, for ever).
+	stale := map[string]time.Duration{}
 	var examples []string
 	polls := 0
 	busy0, total0 := machineCPU()
@@ -478,6 +481,14 @@ func holdItem(ctx context.Context, res *Results, b *bed, key string, d time.Dura
 			s, err := b.read(id)
 			if err != nil {
 				continue
+			}
+			written := s.f.Daemon.UpdatedAt
+			if s.mtime.After(written) {
+				written = s.mtime
+			}
+			limit := max(3*time.Second, time.Duration(3*s.f.Daemon.RefreshSeconds*float64(time.Second)))
+			if age := time.Since(written); age > limit && age > stale[id] {
+				stale[id] = age
 			}
 			for _, p := range s.f.Peers {
 				k := id + "→" + p.ID
@@ -501,9 +512,21 @@ func holdItem(ctx context.Context, res *Results, b *bed, key string, d time.Dura
 	it.Ours = fmt.Sprintf("%d of %d directed relations flapped in %.0f s (%d polls of every state file); at the end %d of %d Authenticated; machine %.0f%% busy meanwhile",
 		len(flapped), len(since), d.Seconds(), polls, auth, all, machine)
 	it.Verdict = verdict(len(flapped) == 0 && auth == all)
-	it.Data = map[string]any{"flapped": len(flapped), "relations": len(since), "machine_busy_percent": machine}
+	it.Data = map[string]any{"flapped": len(flapped), "relations": len(since), "machine_busy_percent": machine, "stale_nodes": len(stale)}
 	if len(examples) > 0 {
 		it.Finding = "first flaps: " + strings.Join(examples, " | ")
+	}
+	if len(stale) > 0 {
+		var worst []string
+		for id, age := range stale {
+			worst = append(worst, fmt.Sprintf("%s %.1f s", id, age.Seconds()))
+		}
+		sort.Strings(worst)
+		it.Ours += fmt.Sprintf("; %d state file(s) went stale meanwhile (oldest age seen: %s)", len(stale), strings.Join(worst, ", "))
+		if it.Verdict == "pass" {
+			// A file nobody rewrites shows no flap: it proves nothing.
+			it.Verdict = "inconclusive"
+		}
 	}
 	res.add(it)
 	return nil
