@@ -85,7 +85,10 @@ func (m *Manager) ticker(ctx context.Context) {
 		now := time.Now()
 		// Lateness is past the intended wake: a verdict due while we were
 		// busy (or frozen) is due at once, which is not late.
-		late := now.Sub(maxTime(target, asleep))
+		late := now.Sub(target)
+		if target.Before(asleep) {
+			late = now.Sub(asleep)
+		}
 		if full {
 			n++
 			next = target
@@ -191,13 +194,6 @@ func (m *Manager) ticker(ctx context.Context) {
 			m.limiter.logf(m.logf, "slowtick", "peers: liveness tick %s late, took %s (reading %s, sending %s, judging %s) (this process was not scheduled in time: peers may find it silent)", fmtDur(late), fmtDur(took), fmtDur(tDrain.Sub(now)), fmtDur(tFlush.Sub(tDrain)), fmtDur(time.Since(tFlush)))
 		}
 	}
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // outQueue is one tick's datagrams, sent per socket in one batch.
