@@ -14,14 +14,8 @@ import (
 // minStateInterval spaces state-file writes during a burst of changes: a
 // converging 64-node mesh changes hundreds of times a second, and each write
 // encodes the whole mesh matrix. The first change after a quiet spell is
-// written at once, so a link loss still shows within milliseconds. While
-// changes keep coming the spacing doubles up to maxStateInterval: a
-// 64-node trust storm lasts seconds, and writing every 100 ms on each node
-// was a seventh of its CPU (bench/RESULTS.md, issue 16).
-const (
-	minStateInterval = 100 * time.Millisecond
-	maxStateInterval = 400 * time.Millisecond
-)
+// written at once, so a link loss still shows within milliseconds.
+const minStateInterval = 100 * time.Millisecond
 
 // meshStateInterval spaces writes for changes of peers' views alone (the
 // mesh matrix): display only, and by the thousand while 64 nodes converge.
@@ -53,8 +47,6 @@ func (a *Agent) stateWriter(ctx context.Context) {
 	t := time.NewTicker(a.cfg.StateRefresh)
 	defer t.Stop()
 	var last time.Time
-	// spacing is the least time from the last rewrite to the next.
-	spacing := minStateInterval
 	// due is when the pending rewrite happens (zero: none pending). A
 	// pending rewrite never holds up the periodic touch.
 	var due time.Time
@@ -73,7 +65,7 @@ func (a *Agent) stateWriter(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.dirty:
-			arm(last.Add(spacing))
+			arm(last.Add(minStateInterval))
 			continue
 		case <-a.meshDirty:
 			// Never at once: one peer's changed view reaches every node
@@ -95,12 +87,6 @@ func (a *Agent) stateWriter(ctx context.Context) {
 				continue
 			}
 			// Gone or unwritable: write it whole.
-		}
-		// A rewrite soon after the last one is part of a burst.
-		if !last.IsZero() && now.Sub(last) < spacing+minStateInterval {
-			spacing = min(2*spacing, maxStateInterval)
-		} else {
-			spacing = minStateInterval
 		}
 		last, due = now, time.Time{}
 		if err := a.writeState(); err != nil {

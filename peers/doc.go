@@ -14,11 +14,7 @@
 // once itself when its link comes back up or its trust store newly trusts
 // the lower one (Reconcile), so neither waits out the other's backoff.
 // Should two sessions for a pair meet, both sides keep the one dialed by the
-// lower ID. A trust command holds each target's dials (Hold) until the
-// member it would dial pins it too, so nobody dials into a refusal while
-// the pins of a 64-node mesh spread; and while many sessions are being set
-// up at once (a storm: a trust command, a mesh restarting) silence is
-// judged as under strain (tick.go).
+// lower ID.
 //
 // # Trust
 //

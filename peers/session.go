@@ -271,7 +271,6 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 		}
 	}
 	m.setStatus(p, state.Authenticated, fmt.Sprintf("TLS session over %s sync with the pinned key", p.spec.Port))
-	m.sessionStartedLocked(time.Unix(0, now))
 	m.changed()
 	return true
 }

@@ -116,7 +116,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			strainedUntil = now.Add(strainWindow)
 		}
 		deadAfter := m.cfg.DeadAfter
-		if now.Before(strainedUntil) || now.UnixNano() < m.stormUntil.Load() {
+		if now.Before(strainedUntil) {
 			deadAfter = max(deadAfter, strainedDeadAfter)
 		}
 		t := m.tickSess.Load()
@@ -283,30 +283,6 @@ const (
 	strainedDeadAfter = 3 * time.Second
 	strainWindow      = 5 * time.Second
 )
-
-// A session storm (stormSessions sessions set up within stormSpan: a trust
-// command, a restart of the mesh, an external link back up) counts as
-// strain until stormHold after the last of them. Every node of the mesh
-// is setting up sessions then, and on a shared host (a testbed) a peer's
-// tick can be starved while ours runs on time: ended at DeadAfter, its
-// sessions were a fifth of a 64-node trust storm's handshakes
-// (bench/RESULTS.md, issue 16). A single reconnect (a peer back after a
-// stop) is no storm: its next death is still seen at DeadAfter.
-const (
-	stormSessions = 12
-	stormSpan     = 3 * time.Second
-	stormHold     = 3 * time.Second
-)
-
-// sessionStartedLocked counts a session set up at now towards a storm.
-func (m *Manager) sessionStartedLocked(now time.Time) {
-	m.setups[m.setupNext] = now
-	m.setupNext = (m.setupNext + 1) % stormSessions
-	// The oldest of the last stormSessions set-ups.
-	if oldest := m.setups[m.setupNext]; !oldest.IsZero() && now.Sub(oldest) < stormSpan {
-		m.stormUntil.Store(now.Add(stormHold).UnixNano())
-	}
-}
 
 // viewRefresh repeats an unchanged view now and then: views are sent on
 // every change, this only bounds how long a lost one could linger.
