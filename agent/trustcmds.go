@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
@@ -137,6 +138,9 @@ type target struct {
 	verified  bool
 	result    string
 	failed    bool
+	// release ends the trust session, which a target holds open so its
+	// dials wait for the others (serveTrustSubsystem); nil once done.
+	release func()
 }
 
 func (t *target) fail(format string, args ...any) {
@@ -268,6 +272,15 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 		if err != nil {
 			return err
 		}
+		var relay *readyRelay
+		if full {
+			// Every target pins every member: tell each which others
+			// pin it already, so it dials those while slower logins go on.
+			relay = newReadyRelay()
+			stop := make(chan struct{})
+			go relay.run(stop)
+			defer close(stop)
+		}
 		parallel(verified, func(t *target) {
 			ms, rep := members, replace
 			if !full {
@@ -279,7 +292,7 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 					rep = []string{t.id.String()}
 				}
 			}
-			a.runTrust(ctx, t, who, pw, codes, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me)
+			a.runTrust(ctx, t, who, pw, codes, trustproto.Request{Op: "trust", Version: trustproto.Version, From: a.cfg.ID.String(), Members: ms, Replace: rep}, me, relay)
 		})
 		var mine []judgedPin
 		repl := map[identity.ID]bool{}
@@ -306,6 +319,15 @@ func (a *Agent) trustCommand(c *shell.Ctx, s *adminSession, x shell.Args) error 
 			}
 		}
 		a.addMembers(joined, how)
+		// Every target holds its pins, and so do we: let them all dial,
+		// at once (closing one SSH session waits for its peer).
+		var wg sync.WaitGroup
+		for _, t := range verified {
+			if t.release != nil {
+				wg.Go(t.release)
+			}
+		}
+		wg.Wait()
 	}
 
 	// 4. Report per ID.
@@ -448,13 +470,24 @@ func (a *Agent) probe(ctx context.Context, t *target) {
 	}
 }
 
-func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password string, codes *trustCodes, req trustproto.Request, me *identity.Identity) {
+func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password string, codes *trustCodes, req trustproto.Request, me *identity.Identity, relay *readyRelay) {
 	conn, err := a.dial(ctx, t)
 	if err != nil {
 		t.fail("unreachable over %s sync (%s): %v", t.role, t.addr, unwrapNet(err))
 		return
 	}
-	defer conn.Close()
+	var closers []io.Closer
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i].Close()
+		}
+	}
+	defer func() {
+		if t.release == nil {
+			closeAll()
+		}
+	}()
+	closers = append(closers, conn)
 	// Generous: the target pins the whole mesh and a loaded 64-node
 	// testbed answers in seconds, not milliseconds.
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
@@ -472,13 +505,13 @@ func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password
 		return
 	}
 	client := ssh.NewClient(sc, chans, reqs)
-	defer client.Close()
+	closers = append(closers, client)
 	sess, err := client.NewSession()
 	if err != nil {
 		t.fail("opening SSH session: %v", err)
 		return
 	}
-	defer sess.Close()
+	closers = append(closers, sess)
 	in, _ := sess.StdinPipe()
 	out, _ := sess.StdoutPipe()
 	if err := sess.RequestSubsystem(trustproto.Subsystem); err != nil {
@@ -501,6 +534,7 @@ func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password
 		t.fail("refused: %s", resp.Error)
 		return
 	}
+	t.release = closeAll
 	// What the target did with us, and with the others for `all`.
 	var notes []string
 	for id, r := range resp.Results {
@@ -515,6 +549,77 @@ func (a *Agent) runTrust(ctx context.Context, t *target, who trustUser, password
 	}
 	if len(notes) > 0 {
 		t.fail("partly: %s", strings.Join(notes, "; "))
+		return
+	}
+	if relay != nil {
+		relay.answered(t.id, in)
+	}
+}
+
+// readyRelay tells each target that answered which other targets pin it
+// by now (trustproto.Ready), at most every readyEvery.
+type readyRelay struct {
+	mu     sync.Mutex
+	pinned []string
+	outs   []*readyOut
+	wake   chan struct{}
+}
+
+type readyOut struct {
+	id     string
+	w      io.Writer
+	sent   int // of pinned; only run touches it
+	broken bool
+}
+
+const readyEvery = 100 * time.Millisecond
+
+func newReadyRelay() *readyRelay { return &readyRelay{wake: make(chan struct{}, 1)} }
+
+// answered records that id pins every member now; w reaches it.
+func (r *readyRelay) answered(id identity.ID, w io.Writer) {
+	r.mu.Lock()
+	r.pinned = append(r.pinned, id.String())
+	r.outs = append(r.outs, &readyOut{id: id.String(), w: w})
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run relays until stop. A target that does not read (an older version
+// returns after its answer) only fails its own writes.
+func (r *readyRelay) run(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-r.wake:
+		}
+		r.mu.Lock()
+		pinned, outs := r.pinned, append([]*readyOut(nil), r.outs...)
+		r.mu.Unlock()
+		for _, o := range outs {
+			var ids []string
+			for _, id := range pinned[o.sent:] {
+				if id != o.id {
+					ids = append(ids, id)
+				}
+			}
+			o.sent = len(pinned)
+			if len(ids) == 0 || o.broken {
+				continue
+			}
+			if err := trustproto.Write(o.w, trustproto.Ready{Op: trustproto.ReadyOp, Members: ids}); err != nil {
+				o.broken = true
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(readyEvery):
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/orchd/orchd/sshserver"
 	"github.com/orchd/orchd/trustproto"
 	"github.com/orchd/orchd/truststore"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +43,8 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 		return reply(trustproto.Response{Error: fmt.Sprintf("user %s (role %s) may not establish trust: read-only", p.User, p.Role.Name)})
 	}
 	var req trustproto.Request
-	if err := trustproto.Read(bufio.NewReader(ss.Stdin()), &req); err != nil {
+	in := bufio.NewReader(ss.Stdin())
+	if err := trustproto.Read(in, &req); err != nil {
 		return reply(trustproto.Response{Error: "reading request: " + err.Error()})
 	}
 	parsed, err := req.Verify(a.cfg.ID, time.Now())
@@ -64,6 +67,11 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 		judged = append(judged, judgedPin{id: m.ID, key: m.Key})
 	}
 	how := fmt.Sprintf("%s via trust from %s (ssh from %s)", p.User, from, ss.RemoteAddr().Addr())
+	// Our dials to the members wait until the initiator tells us they pin
+	// us too (Ready), or closes this session once every target answered:
+	// no dial is refused for being early.
+	hold := a.mesh.Hold()
+	defer hold.Release()
 	results := a.pinMembers(judged, parsed.Replace, how)
 	// Membership follows trust (DESIGN §3): every member pinned here is
 	// expected from now on, the new ones included.
@@ -75,7 +83,61 @@ func (a *Agent) serveTrustSubsystem(ss *sshserver.Session) int {
 	}
 	a.addMembers(joined, how)
 	log.WithField("initiator", from.String()).WithField("results", fmt.Sprint(results)).Warn("trust request served")
-	return reply(trustproto.Response{OK: true, Results: results})
+	rc := reply(trustproto.Response{OK: true, Results: results})
+	followReady(ss.Context(), in, hold, trustHoldMax, log)
+	return rc
+}
+
+// trustHoldMax bounds how long a target holds its dials for an initiator
+// that does not close the trust session: its own wait for the slowest
+// target (runTrust's deadline) and a margin.
+const trustHoldMax = 35 * time.Second
+
+// allower is what followReady needs of a peers.Hold.
+type allower interface{ Allow([]identity.ID) }
+
+// followReady lets the held dials start as the initiator's Ready messages
+// name members, until it closes its side (EOF), the session ends, or after
+// max.
+func followReady(ctx context.Context, in *bufio.Reader, hold allower, max time.Duration, log *logrus.Entry) {
+	msgs := make(chan trustproto.Ready)
+	go func() {
+		defer close(msgs)
+		for {
+			var r trustproto.Ready
+			if err := trustproto.Read(in, &r); err != nil {
+				if !errors.Is(err, io.EOF) {
+					log.WithError(err).Debug("trust session: reading ready")
+				}
+				return
+			}
+			select {
+			case msgs <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	t := time.NewTimer(max)
+	defer t.Stop()
+	for {
+		select {
+		case r, ok := <-msgs:
+			if !ok {
+				return
+			}
+			ids, err := r.IDs()
+			if err != nil {
+				log.WithError(err).Warn("trust session: ignored a bad ready message")
+				continue
+			}
+			hold.Allow(ids)
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		}
+	}
 }
 
 type judgedPin struct {

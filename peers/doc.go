@@ -14,7 +14,11 @@
 // once itself when its link comes back up or its trust store newly trusts
 // the lower one (Reconcile), so neither waits out the other's backoff.
 // Should two sessions for a pair meet, both sides keep the one dialed by the
-// lower ID.
+// lower ID. A trust command holds each target's dials (Hold) until the
+// member it would dial pins it too, so nobody dials into a refusal while
+// the pins of a 64-node mesh spread; and while the sessions with newly
+// trusted peers are being set up, silence is judged as under strain
+// (tick.go).
 //
 // # Trust
 //

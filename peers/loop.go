@@ -67,16 +67,27 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 			kicked = true
 		}
 		m.mu.Lock()
-		down, live, nudge := m.linkDown[p.spec.Port], p.sess != nil, p.nudge
+		down, live := m.linkDown[p.spec.Port], p.sess != nil || p.held
 		refused := p.status == state.Untrusted
 		if p.fresh {
 			bo.reset()
 			p.fresh = false
 		}
-		p.nudge = false
+		nudge := !p.dialer && !p.nudgeAt.IsZero()
+		var nudgeWait time.Duration
+		if now := m.now(); nudge && !live && now.Before(p.nudgeAt) {
+			nudgeWait = p.nudgeAt.Sub(now)
+		} else {
+			p.nudgeAt = time.Time{}
+		}
 		m.mu.Unlock()
 		if down || live {
-			timer.Stop() // wait for a kick: link up, or the session ended
+			timer.Stop() // wait for a kick: link up, the session ended, or Hold released
+			continue
+		}
+		if nudgeWait > 0 {
+			// The lower side was released too: give it the first move.
+			timer.Reset(nudgeWait)
 			continue
 		}
 		if kicked && !p.dialer && !nudge {
@@ -109,7 +120,7 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 			// waited ~30 s.
 			m.mu.Lock()
 			if p.sess == nil {
-				p.nudge = true
+				p.nudgeAt = m.now()
 			}
 			m.mu.Unlock()
 		}
@@ -133,6 +144,12 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 // nudgeHold is how long a nudged session must last for the nudge to have
 // done its job.
 const nudgeHold = 5 * time.Second
+
+// nudgeDelay is how long a higher side released from Hold waits for its
+// lower peer's own dial before dialing itself. In a 64-node trust storm the
+// lower side's dials (maxParallel at once, on a loaded host) reach every
+// peer within about a second.
+const nudgeDelay = 2 * time.Second
 
 func (m *Manager) acquire(ctx context.Context) bool {
 	select {

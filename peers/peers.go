@@ -87,9 +87,13 @@ const (
 	DefaultHeartbeat = 200 * time.Millisecond
 	DefaultDeadAfter = 750 * time.Millisecond
 
-	dialTimeout    = time.Second
-	userTimeout    = 10 * time.Second // unacknowledged data; no keepalive (loop.go)
-	maxParallel    = 16
+	dialTimeout = time.Second
+	userTimeout = 10 * time.Second // unacknowledged data; no keepalive (loop.go)
+	// maxParallel bounds our dials in flight. Sixteen per node put a
+	// thousand handshakes in flight on a 64-node testbed, each slower than
+	// its setup timeout; the host's throughput is the same with four, and
+	// each finishes in time.
+	maxParallel    = 4
 	backoffStart   = 100 * time.Millisecond
 	backoffCap     = 2 * time.Second
 	refusedCap     = 30 * time.Second // see backoff in loop.go
@@ -120,6 +124,10 @@ type Manager struct {
 
 	npeers atomic.Int32 // len(peers), for lock-free readers
 
+	// stormUntil (unix ns): judge silence as under strain until then
+	// (tick.go, trustStormLocked).
+	stormUntil atomic.Int64
+
 	mu    sync.Mutex
 	peers map[identity.ID]*peer
 	// viewFrame is our view encoded once for every session, valid while
@@ -129,6 +137,7 @@ type Manager struct {
 	udpSocks              []*udpSock // copied on write
 	order                 []*peer
 	linkDown              map[string]bool
+	holds                 int // Hold calls not released
 	running               bool
 	stopped               bool
 	runCtx                context.Context // set by Run, for loops of peers added later
@@ -149,8 +158,15 @@ type peer struct {
 
 	pinned    bool      // a pin existed at the last look (New or Reconcile)
 	revokedAt time.Time // when Reconcile saw the pin disappear
-	nudge     bool      // higher side: dial (newly trusted) until a session or a refusal
+	// nudgeAt: higher side, dial from then on (zero: do not), until a
+	// session or a refusal. Released from a Hold it is nudgeDelay later:
+	// the lower side, released too, dials first (one session per pair).
+	nudgeAt   time.Time
+	held      bool      // trusted while dials were held (Hold)
+	heldNewly bool      // ... and newly so
+	allowed   bool      // not held: it trusts us (Hold.Allow)
 	refusedIn time.Time // when we last refused its session (it backs off)
+	trustedAt time.Time // newly trusted then, no session since (zero: none)
 	fresh     bool      // reset the backoff (link up, newly trusted)
 	kick      chan struct{}
 	stop      context.CancelFunc // ends the peer's loop (removed from the mesh)
@@ -488,7 +504,10 @@ func (m *Manager) LinkState(port string, up bool) {
 				m.setStatus(p, state.Unreachable, m.portName(port)+" is up again; reconnecting")
 			}
 			// The lower side may be deep in its backoff: do not wait for it.
-			p.nudge = !p.dialer
+			p.nudgeAt = time.Time{}
+			if !p.dialer {
+				p.nudgeAt = m.now()
+			}
 			p.kickLoop(true)
 		}
 	}
@@ -511,6 +530,10 @@ func (m *Manager) Reconcile() {
 		}
 		newly := ok && !p.pinned
 		p.pinned = ok
+		if newly {
+			p.trustedAt = now
+			m.trustStormLocked(now)
+		}
 		if s := p.sess; s != nil {
 			if reason := m.sessionTrust(p, pin, ok, s.peerKey); reason != "" {
 				// What it reported was believed because it was trusted.
@@ -520,13 +543,93 @@ func (m *Manager) Reconcile() {
 			continue
 		}
 		if ok && (newly || p.status == state.Untrusted) {
-			// A lower side that newly trusts us dials by itself; dial it
-			// only when it is backing off from our refusal. Otherwise
-			// both sides of every pair would handshake during a trust
-			// storm, and one of the two sessions be thrown away.
-			p.nudge = !p.dialer && (!newly || now.Sub(p.refusedIn) < 2*refusedCap)
-			p.kickLoop(true)
+			if m.holds > 0 && !p.allowed {
+				p.held, p.heldNewly = true, newly || p.heldNewly
+				continue
+			}
+			m.startTrustedLocked(p, newly, now, 0)
 		}
+	}
+}
+
+// startTrustedLocked dials a newly trusted peer. A higher side dials too
+// (after delay) when the lower one may be backing off from our refusal;
+// otherwise both sides of every pair would handshake during a trust storm,
+// and one of the two sessions be thrown away.
+func (m *Manager) startTrustedLocked(p *peer, newly bool, now time.Time, delay time.Duration) {
+	p.nudgeAt = time.Time{}
+	if !p.dialer && (!newly || now.Sub(p.refusedIn) < 2*refusedCap) {
+		p.nudgeAt = now.Add(delay)
+	}
+	p.kickLoop(true)
+}
+
+// Hold defers the dials that trust changes start, per peer until Allow
+// names it, and for all at Release (holds nest). A trust command pins the
+// whole mesh on every target, and a target dials a member only once that
+// member holds its pin too: dialing it earlier only earns a refusal, after
+// which the refused side waits for a nudge (bench/RESULTS.md, issue 16).
+// Sessions that end meanwhile reconnect as usual; revocations apply at
+// once.
+type Hold struct {
+	m    *Manager
+	once sync.Once
+}
+
+// Hold starts holding; the caller must Release.
+func (m *Manager) Hold() *Hold {
+	m.mu.Lock()
+	m.holds++
+	m.mu.Unlock()
+	return &Hold{m: m}
+}
+
+// Allow lets the held dials to ids start now (they trust us).
+func (h *Hold) Allow(ids []identity.ID) {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.holds == 0 {
+		return
+	}
+	now := m.now()
+	for _, id := range ids {
+		p := m.peers[id]
+		if p == nil {
+			continue
+		}
+		p.allowed = true
+		m.unholdLocked(p, now)
+	}
+}
+
+// Release ends the hold: every held dial starts.
+func (h *Hold) Release() {
+	h.once.Do(func() {
+		m := h.m
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.holds--; m.holds > 0 {
+			return
+		}
+		now := m.now()
+		for _, p := range m.order {
+			m.unholdLocked(p, now)
+			p.allowed = false
+		}
+	})
+}
+
+func (m *Manager) unholdLocked(p *peer, now time.Time) {
+	if !p.held {
+		return
+	}
+	newly := p.heldNewly
+	p.held, p.heldNewly = false, false
+	if p.pinned && p.sess == nil {
+		// The lower side was held too, most likely (a trust command's
+		// targets are released together): give its dial the first move.
+		m.startTrustedLocked(p, newly, now, nudgeDelay)
 	}
 }
 

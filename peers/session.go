@@ -271,6 +271,12 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 		}
 	}
 	m.setStatus(p, state.Authenticated, fmt.Sprintf("TLS session over %s sync with the pinned key", p.spec.Port))
+	if t := time.Unix(0, now); !p.trustedAt.IsZero() {
+		if t.Sub(p.trustedAt) < stormSpan {
+			m.trustStormLocked(t)
+		}
+		p.trustedAt = time.Time{}
+	}
 	m.changed()
 	return true
 }

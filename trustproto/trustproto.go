@@ -2,8 +2,9 @@
 // the only way trust is ever added (DESIGN §5.2): the initiating
 // orchestrator, logged in with an administrator's credentials over SSH on
 // the sync network, sends one request naming the verified members; the
-// target pins them and answers with a result per member. One JSON object
-// per line each way.
+// target pins them and answers with a result per member, then hears which
+// members pin it in turn (Ready) until the initiator closes. One JSON
+// object per line each way.
 package trustproto
 
 import (
@@ -196,6 +197,36 @@ func (r *Request) Parse() (identity.ID, []ParsedMember, error) {
 		return identity.ID{}, nil, fmt.Errorf("the initiator %s is not among the members", from)
 	}
 	return from, out, nil
+}
+
+// Ready follows a successful Response, from the initiator, any number of
+// times: the members it names now pin the target, so the target may open
+// its sessions with them (dialing one that does not pin it yet only earns
+// a refusal). The initiator closes the session once every target answered,
+// and the target then dials the rest. Only timing: trust comes from the
+// signed request alone.
+type Ready struct {
+	Op      string   `json:"op"` // "ready"
+	Members []string `json:"members"`
+}
+
+// ReadyOp is Ready's op.
+const ReadyOp = "ready"
+
+// IDs parses Members.
+func (r *Ready) IDs() ([]identity.ID, error) {
+	if r.Op != ReadyOp {
+		return nil, fmt.Errorf("op %q: expected %q", r.Op, ReadyOp)
+	}
+	ids := make([]identity.ID, 0, len(r.Members))
+	for _, m := range r.Members {
+		id, err := identity.ParseID(m)
+		if err != nil {
+			return nil, fmt.Errorf("ready: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // Write sends one message as a JSON line.

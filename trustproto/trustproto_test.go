@@ -97,6 +97,7 @@ func FuzzReadRequest(f *testing.F) {
 	Write(&b, req)
 	f.Add(b.Bytes())
 	f.Add([]byte("{}\n"))
+	f.Add([]byte(`{"op":"ready","members":["2_1","8_8"]}` + "\n"))
 	f.Add([]byte(`{"ok":true,"id":"1_2","results":{"1_1":"trusted"}}` + "\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var req Request
@@ -106,5 +107,44 @@ func FuzzReadRequest(f *testing.F) {
 		}
 		var resp Response
 		Read(bufio.NewReader(bytes.NewReader(in)), &resp)
+		var ready Ready
+		if Read(bufio.NewReader(bytes.NewReader(in)), &ready) == nil {
+			ready.IDs()
+		}
 	})
+}
+
+func TestReadyIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		want       string // IDs joined, or the error
+	}{
+		{"members", `{"op":"ready","members":["2_1","8_8"]}`, "2_1,8_8"},
+		{"none", `{"op":"ready","members":[]}`, ""},
+		{"wrong op", `{"op":"trust","members":["2_1"]}`, `op "trust": expected "ready"`},
+		{"bad id", `{"op":"ready","members":["2_1","x_y"]}`, "ready: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r Ready
+			if err := Read(bufio.NewReader(strings.NewReader(tc.line+"\n")), &r); err != nil {
+				t.Fatal(err)
+			}
+			ids, err := r.IDs()
+			var got string
+			if err != nil {
+				got = err.Error()
+				if !strings.HasPrefix(got, tc.want) || tc.want == "" {
+					t.Fatalf("error %q, want prefix %q", got, tc.want)
+				}
+				return
+			}
+			var s []string
+			for _, id := range ids {
+				s = append(s, id.String())
+			}
+			if got = strings.Join(s, ","); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
