@@ -17,6 +17,13 @@ import (
 // written at once, so a link loss still shows within milliseconds.
 const minStateInterval = 100 * time.Millisecond
 
+// stormStateInterval spaces them while a trust storm sets up the sessions
+// with newly trusted peers (peers.Manager.TrustStorm): 64 nodes writing
+// every 100 ms for the whole storm were a seventh of its CPU (bench/RESULTS.md,
+// issue 16). Link losses and silent deaths outside a trust are still
+// written within minStateInterval.
+const stormStateInterval = 400 * time.Millisecond
+
 // meshStateInterval spaces writes for changes of peers' views alone (the
 // mesh matrix): display only, and by the thousand while 64 nodes converge.
 // One session flapping in a 64-node mesh changes the view of two nodes,
@@ -65,7 +72,11 @@ func (a *Agent) stateWriter(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.dirty:
-			arm(last.Add(minStateInterval))
+			spacing := minStateInterval
+			if a.mesh.TrustStorm() {
+				spacing = stormStateInterval
+			}
+			arm(last.Add(spacing))
 			continue
 		case <-a.meshDirty:
 			// Never at once: one peer's changed view reaches every node

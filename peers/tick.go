@@ -298,6 +298,10 @@ const (
 	stormSpan = 30 * time.Second // a first session later than this after the trust is no storm
 )
 
+// TrustStorm reports whether sessions with newly trusted peers are being
+// set up (see stormHold).
+func (m *Manager) TrustStorm() bool { return m.now().UnixNano() < m.stormUntil.Load() }
+
 // trustStormLocked extends the storm to now+stormHold.
 func (m *Manager) trustStormLocked(now time.Time) {
 	if until := now.Add(stormHold).UnixNano(); until > m.stormUntil.Load() {
