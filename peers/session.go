@@ -355,10 +355,18 @@ func endStatus(err error, id, port string, deadAfter time.Duration) (string, str
 const minViewInterval = 2 * time.Second
 
 // viewInterval is minViewInterval scaled to the mesh: a 4-node mesh needs
-// no spacing (and its matrix should show at once), a 64-node one all of it.
+// no spacing (and its matrix should show at once), a 64-node one all of it;
+// stormViewFactor times that during a trust storm, when every status of the
+// mesh changes within seconds and the views only show the way.
 func (m *Manager) viewInterval() time.Duration {
-	return max(100*time.Millisecond, minViewInterval*time.Duration(m.npeers.Load())/63)
+	d := max(100*time.Millisecond, minViewInterval*time.Duration(m.npeers.Load())/63)
+	if m.TrustStorm() {
+		d *= stormViewFactor
+	}
+	return d
 }
+
+const stormViewFactor = 3
 
 // viewSpread is how long a changed view waits before its first frame:
 // a quarter to five quarters of d, d scaled to the mesh (4 nodes: ~2 ms,
