@@ -139,7 +139,8 @@ type target struct {
 	result    string
 	failed    bool
 	// release ends the trust session, which a target holds open so its
-	// dials wait for the others (serveTrustSubsystem); nil once done.
+	// dials wait for the others (serveTrustSubsystem); nil when runTrust
+	// closed it already (a failure before the answer).
 	release func()
 }
 
