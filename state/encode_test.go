@@ -48,10 +48,16 @@ func TestEncodeMatchesMarshalIndent(t *testing.T) {
 	odd.Mesh["9_9"] = nil
 	odd.Mesh["9_8"] = map[string]string{}
 	odd.Mesh["<&>"] = map[string]string{"é\u2028\x01\"\\": "Unre\tachable", "10_1": "Unknown", "9_1": "Untrusted"}
+	zone := time.FixedZone("x", -(3*3600 + 30*60))
+	odd.Peers = append(odd.Peers,
+		Peer{ID: "<&>", Status: "Unre\tachable", Fingerprint: "é\u2028", Reason: "\x01\"\\ \xff", Since: time.Date(1, 2, 3, 4, 5, 6, 7, zone)},
+		Peer{ID: "9_9", Since: time.Now(), Address: "198.19.1.9", PresentedFingerprint: "SHA256:z"})
 	empty := &File{}
+	noPeers := fullFile(2)
+	noPeers.Peers = []Peer{}
 	noMesh := fullFile(2)
 	noMesh.Mesh, noMesh.Logins, noMesh.Peers = map[string]map[string]string{}, nil, nil
-	for name, f := range map[string]*File{"64 nodes": fullFile(64), "odd keys": odd, "zero": empty, "empty mesh": noMesh} {
+	for name, f := range map[string]*File{"64 nodes": fullFile(64), "odd keys": odd, "zero": empty, "empty mesh": noMesh, "no peers": noPeers} {
 		want, err := json.MarshalIndent(f, "", "  ")
 		if err != nil {
 			t.Fatal(err)
@@ -70,11 +76,27 @@ func TestEncodeMatchesMarshalIndent(t *testing.T) {
 	}
 }
 
+// A time MarshalJSON cannot write fails Encode too, instead of writing a
+// file nobody can read.
+func TestEncodeBadTime(t *testing.T) {
+	for _, since := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		f := fullFile(2)
+		f.Peers[0].Since = since
+		if _, err := json.MarshalIndent(f, "", "  "); err == nil {
+			t.Fatalf("MarshalIndent accepted %v", since)
+		}
+		if b, err := Encode(f); err == nil {
+			t.Errorf("Encode accepted %v: %q", since, b)
+		}
+	}
+}
+
 func FuzzEncode(f *testing.F) {
 	f.Add("1_2", "1_1", "Authenticated")
 	f.Add("<", "\u2028", "\xff")
 	f.Fuzz(func(t *testing.T, from, to, st string) {
-		x := &File{Mesh: map[string]map[string]string{from: {to: st, "1_1": st}, to: nil}}
+		x := &File{Mesh: map[string]map[string]string{from: {to: st, "1_1": st}, to: nil},
+			Peers: []Peer{{ID: from, Status: st, Reason: to, Address: to}, {ID: to, PresentedFingerprint: from}}}
 		want, err := json.MarshalIndent(x, "", "  ")
 		if err != nil {
 			t.Skip()
