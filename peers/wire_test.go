@@ -90,6 +90,55 @@ func TestFastView(t *testing.T) {
 	}
 }
 
+// TestHelloFrame: the hello we put together by hand is json.Marshal's, and
+// takes the fast decoding path with the general decoder's result; other
+// shapes fall back to it.
+func TestHelloFrame(t *testing.T) {
+	self, _ := identity.ParseID("3_12")
+	m := &Manager{self: self}
+	for i, st := range []string{state.Authenticated, state.Unknown, state.Unreachable, state.Untrusted, state.Authenticated} {
+		id, _ := identity.ParseID(fmt.Sprintf("%d_%d", i%2+1, i+1))
+		m.order = append(m.order, &peer{spec: PeerSpec{ID: id}, status: st})
+	}
+	for _, n := range []int{0, 1, 5} {
+		m.order = m.order[:n]
+		m.viewVer++
+		for _, port := range []int{0, 1, 7443, 65535} {
+			got, err := m.helloFrameLocked(port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := frame(t, &wireHello{Type: typeHello, From: self.String(), Version: protocolVersion, View: m.viewLocked(), UDPPort: port})
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%d peers, port %d: hello %q, want %q", n, port, got, want)
+			}
+			fh, ok := fastHello(got[4:])
+			if !ok {
+				t.Fatalf("fast path refused our own hello %q", got[4:])
+			}
+			g, err := decodeHelloJSON(got[4:])
+			if err != nil || !reflect.DeepEqual(fh, g) {
+				t.Fatalf("fast path %+v, general %+v (%v)", fh, g, err)
+			}
+		}
+	}
+	for _, b := range []string{
+		`{"type":"hello","from":"1_2","version":2, "view":{}}`,
+		`{"type":"hello","from":"01_2","version":2,"view":{}}`,
+		`{"type":"hello","from":"1_2","version":02,"view":{}}`,
+		`{"type":"hello","from":"1_2","version":0,"view":{}}`,
+		`{"type":"hello","from":"1_2","version":2,"view":{},"udp_port":0}`,
+		`{"type":"hello","from":"1_2","version":2,"view":{},"udp_port":65536}`,
+		`{"type":"hello","from":"1_2","version":2,"view":{"1_1":"unknown"}}`,
+		`{"type":"hello","from":"1_2","version":2,"view":{},"extra":1}`,
+		`{"type":"hello","from":"1_2","version":2}`,
+	} {
+		if h, ok := fastHello([]byte(b)); ok {
+			t.Errorf("fast path accepted %s: %+v", b, h)
+		}
+	}
+}
+
 // view64Body is the body of a view frame naming 64 orchestrators.
 func view64Body() []byte {
 	view := map[string]string{}
@@ -266,7 +315,18 @@ func FuzzDecodeHello(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","from":"254_254","version":2}`))
 	f.Add([]byte(`{"type":"hello","from":"1_2","version":1,"view":{},"udp_port":7443}`))
 	f.Add([]byte(`{"type":"hello","from":"1_2","version":1,"udp_port":70000}`))
+	f.Add([]byte(`{"type":"hello","from":"1_2","version":2,"view":{"1_1":"Authenticated","2_1":"Unknown"},"udp_port":7443}`))
+	f.Add([]byte(`{"type":"hello","from":"1_2","version":02,"view":{},"udp_port":0}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if fh, ok := fastHello(b); ok {
+			g, err := decodeHelloJSON(b)
+			if err != nil {
+				t.Fatalf("fast path accepted %q, general decoder: %v", b, err)
+			}
+			if !reflect.DeepEqual(fh, g) {
+				t.Fatalf("fast path %+v, general %+v for %q", fh, g, b)
+			}
+		}
 		h, err := decodeHello(b)
 		if err != nil {
 			return
@@ -368,6 +428,21 @@ func BenchmarkDecodeViewJSON(b *testing.B) {
 	body := view64Body()
 	for b.Loop() {
 		if _, err := decodeViewJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeHello(b *testing.B) {
+	view := map[string]string{}
+	for s := 1; s <= 8; s++ {
+		for m := 1; m <= 8; m++ {
+			view[fmt.Sprintf("%d_%d", s, m)] = state.Authenticated
+		}
+	}
+	body := body(frame(b, &wireHello{Type: typeHello, From: "1_2", Version: protocolVersion, View: view, UDPPort: 7443}))
+	for b.Loop() {
+		if _, err := decodeMessage(body); err != nil {
 			b.Fatal(err)
 		}
 	}
