@@ -143,7 +143,7 @@ var Defaults = map[string]any{
 	"management.port":         8443,
 	"auth.cert_validity":      "8760h",
 	"auth.renew_before":       "720h",
-	"peers.heartbeat":         "200ms",
+	"peers.heartbeat":         "250ms",
 	"peers.dead_after":        "750ms",
 	"log.level":               "info",
 	"log.format":              "auto",

@@ -52,7 +52,7 @@ auth:
   renew_before: {{.RenewBefore}}
 
 peers:
-  heartbeat: 200ms
+  heartbeat: 250ms
   dead_after: 750ms
 
 log:

@@ -49,13 +49,13 @@ type Config struct {
 	// Listen lists where sessions are accepted.
 	Listen []netip.AddrPort
 	// Heartbeat is the interval between one session's liveness
-	// datagrams (default 200ms); the manager's tick runs twice per
+	// datagrams (default 250ms); the manager's tick runs twice per
 	// interval, and sends TLS heartbeats where datagrams do not pass.
 	Heartbeat time.Duration
 	// DeadAfter closes a session that sent nothing for that long
-	// (default 750ms: with 200ms datagrams and a tick every 100ms a
-	// silently dead peer is Unreachable within 0.9 s, and a sender may be
-	// held up ~450 ms — a busy host's pause — before it looks dead).
+	// (default 750ms, BFD's detect multiplier 3: a silently dead peer is
+	// Unreachable within 0.9 s, and a sender may be held up ~400 ms — a
+	// busy host's pause — before it looks dead).
 	DeadAfter time.Duration
 	Logf      func(format string, args ...any)
 	// OnChange is called, from one goroutine and coalesced, after any
@@ -84,7 +84,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultHeartbeat = 200 * time.Millisecond
+	DefaultHeartbeat = 250 * time.Millisecond
 	DefaultDeadAfter = 750 * time.Millisecond
 
 	dialTimeout = time.Second

@@ -378,7 +378,7 @@ const stormViewFactor = 3
 // silence, and late ticks put them in strained mode (bench/RESULTS.md).
 // The floor keeps the views of the first nodes to judge out of the
 // moments in which the others judge and write their state files (within
-// ~200 ms of each other, the datagram interval). Views are display only.
+// ~250 ms of each other, the datagram interval). Views are display only.
 func (m *Manager) viewSpread() time.Duration {
 	n := time.Duration(m.npeers.Load())
 	if d := m.viewInterval() * n / 63 / 2; d > 0 {
