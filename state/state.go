@@ -173,13 +173,20 @@ func Read(path string, now time.Time) (*File, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	confirmed := f.Daemon.UpdatedAt
-	// A modification time in the reader's future proves nothing.
-	if fi, err := fh.Stat(); err == nil && fi.ModTime().After(confirmed) && !fi.ModTime().After(now) {
+	// A modification time in the reader's future proves nothing, except
+	// by less than touchSlack: the daemon touches the file every refresh,
+	// also while we read it, and a touch just after now (orch_stat takes
+	// now before reading 144 kB) once made a live daemon's file look 78 s
+	// stale — the age of its content, unchanged since a trust.
+	if fi, err := fh.Stat(); err == nil && fi.ModTime().After(confirmed) && !fi.ModTime().After(now.Add(touchSlack)) {
 		confirmed = fi.ModTime()
 	}
-	f.StateAgeSeconds = now.Sub(confirmed).Seconds()
+	f.StateAgeSeconds = max(0, now.Sub(confirmed).Seconds())
 	return f, nil
 }
+
+// touchSlack is how far in the reader's future a touch still counts.
+const touchSlack = time.Second
 
 // Decode parses state-file bytes.
 func Decode(b []byte) (*File, error) {

@@ -58,7 +58,8 @@ func FuzzDecode(f *testing.F) {
 }
 
 // TestTouchKeepsFresh: the daemon touches an unchanged file instead of
-// rewriting it; readers count the touch, but not a time in their future.
+// rewriting it; readers count the touch, also one made while they read,
+// but not a time in their future.
 func TestTouchKeepsFresh(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	now := time.Now()
@@ -75,6 +76,7 @@ func TestTouchKeepsFresh(t *testing.T) {
 	}{
 		{"untouched since the write", written, 10 * time.Second},
 		{"touched 200ms ago", now.Add(-200 * time.Millisecond), 200 * time.Millisecond},
+		{"touched while it was read (just after now)", now.Add(20 * time.Millisecond), 0},
 		{"touched in the reader's future", now.Add(time.Hour), 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
