@@ -3,6 +3,7 @@ package sshserver
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -56,6 +57,33 @@ func TestAllowConnRefusesBeforeCrypto(t *testing.T) {
 	}
 	if !ts.log.contains("refused connection from 127.0.0.1 before the handshake: source address locked out") {
 		t.Error("refusal not logged")
+	}
+}
+
+// A refusal repeated in a loop is logged once per address and interval,
+// also when its text changes each time (a lockout counts failures).
+func TestRepeatedRefusalLoggedOnce(t *testing.T) {
+	var n atomic.Int32
+	ts := newTestServer(t, ListenOptions{}, func(s *Server) {
+		s.AllowConn = func(netip.Addr) error {
+			return fmt.Errorf("source address locked out after %d failed logins", n.Add(1))
+		}
+	})
+	for range 5 {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readGreeting(t, c)
+		c.Close()
+	}
+	if !ts.log.contains("locked out after 1 failed logins") {
+		t.Error("first refusal not logged")
+	}
+	for i := 2; i <= 5; i++ {
+		if ts.log.contains(fmt.Sprintf("locked out after %d failed logins", i)) {
+			t.Errorf("refusal %d logged again within the interval", i)
+		}
 	}
 }
 
