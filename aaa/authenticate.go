@@ -92,6 +92,18 @@ type Authenticator struct {
 	// SecondFactor checks the codes of users with two-factor on; such a
 	// user cannot log in while it is nil (login.go).
 	SecondFactor SecondFactor
+	// Refused, when set, is told of every refused login this type
+	// decides (unknown user, wrong password, wrong code: result
+	// "refused"; a second step that could not run: "error") for the audit
+	// log (DESIGN §8.6). External's refusals are its own to audit; a
+	// locked-out address refused before any check is the lockout's record.
+	Refused func(f *Failure, result string)
+}
+
+func (a *Authenticator) refused(f *Failure, result string) {
+	if a.Refused != nil {
+		a.Refused(f, result)
+	}
 }
 
 // dummyHash has the default parameters and matches no password: unknown
@@ -127,6 +139,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string,
 			f.User = user
 		}
 		a.logf("%s", f.Detail())
+		a.refused(f, "refused")
 		a.failed(f)
 		return Principal{}, f
 	}

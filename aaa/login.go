@@ -96,8 +96,10 @@ func (c *CodeNeeded) Verify(ctx context.Context, code string) (Principal, error)
 		f := &Failure{User: c.u.Name, Remote: c.remote, Provider: c.p.Provider, Reason: "second factor (" + c.Method + "): " + err.Error()}
 		a.logf("%s", f.Detail())
 		if errors.Is(err, ErrCannotCheck) {
+			a.refused(f, "error")
 			return Principal{}, &Unavailable{Failure: f, Message: "Two-factor authentication unavailable: " + err.Error() + "\n"}
 		}
+		a.refused(f, "refused")
 		a.failed(f)
 		return Principal{}, f
 	}
@@ -173,6 +175,7 @@ func (a *Authenticator) accepted(ctx context.Context, u User, p Principal, remot
 	refuse := func(why, msg string) (Principal, error) {
 		f := &Failure{User: u.Name, Remote: remote, Provider: p.Provider, Reason: why}
 		a.logf("%s", f.Detail())
+		a.refused(f, "error")
 		return Principal{}, &Unavailable{Failure: f, Message: msg}
 	}
 	if a.SecondFactor == nil {

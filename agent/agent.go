@@ -123,6 +123,7 @@ func New(o Options) (*Agent, error) {
 	a.auth.Lockout = a.lockout
 	a.mfa = a.newMFA()
 	a.auth.SecondFactor = a.mfa
+	a.auth.Refused = a.auditRefusedLogin
 	a.ports = a.initialPorts()
 	if err := a.openSecrets(); err != nil {
 		return nil, err

@@ -62,10 +62,7 @@ func (x *extAuth) Login(ctx context.Context, login, password string, remote neti
 	if dom == "" {
 		dom = cfg.DefaultDomain()
 	}
-	source := "console"
-	if remote.IsValid() {
-		source = remote.String()
-	}
+	source := loginSource(remote)
 	log := x.a.log.WithField("part", "aaa")
 	// refuse is a definite refusal; named says a provider accepted user.
 	refuse := func(domName, provider, reason string, named bool, message string) (aaa.Principal, string, error) {
@@ -234,3 +231,18 @@ func buildProvider(pc domain.ProviderConfig, secret []byte, nasID string) (domai
 // name for remote users' role strings. Group maps name roles from
 // a.roleNames (cmds_users.go).
 func (a *Agent) lookupRole(name string) (aaa.Role, bool) { return a.db.LookupRole(name) }
+
+// loginSource names where a login came from in its audit record.
+func loginSource(remote netip.Addr) string {
+	if remote.IsValid() {
+		return remote.String()
+	}
+	return "console"
+}
+
+// auditRefusedLogin records a login the local users refused (DESIGN §8.6:
+// every login, with its result and why). f.User is empty unless the name
+// is a user, so a password typed into the name field stays out of it.
+func (a *Agent) auditRefusedLogin(f *aaa.Failure, result string) {
+	a.record(audit.Event{Type: "login", User: f.User, Provider: f.Provider, Source: loginSource(f.Remote), Result: result, Reason: f.Reason})
+}
