@@ -138,7 +138,7 @@ func (in *input) read(p []byte, who uint64, max int, lease bool) (int, error) {
 			}
 		case len(in.pending) > 0:
 			n := copy(p[:min(len(p), max)], in.pending)
-			if who == ownerEditor && in.meter.add(p[:n]) {
+			if who == ownerEditor && (in.meter.add(p[:n]) || in.meter.over(in.pending[n:])) {
 				// Inline refuseLine: the lock is held.
 				in.tooLong, in.closed, in.pending, in.editorEnd = true, true, nil, true
 				in.cond.Broadcast()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -136,4 +137,64 @@ func TestHistoryKeepsOnlyParsedLines(t *testing.T) {
 		t.Errorf("history %q, want only the parsed lines", got)
 	}
 	_ = m
+}
+
+// countWriter counts what the editor draws.
+type countWriter struct{ n atomic.Int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n.Add(int64(len(p))); return len(p), nil }
+
+// A terminal line is refused as soon as the bytes queued for it show it
+// too long, before the editor redraws it byte by byte: at the full 4 KiB
+// limit that redraw was ~8 MB of output (and the daemon's RSS peak).
+func TestLineLimitRefusedAhead(t *testing.T) {
+	e, r := testEngine(t)
+	var out countWriter
+	s := NewSession(e, SessionOptions{In: &endless{b: 'a'}, Out: &out, Term: true, Prompt: "> "})
+	done := make(chan error, 1)
+	go func() { done <- s.RunInteractive(context.Background()) }()
+	select {
+	case err := <-done:
+		if !IsLineTooLong(err) {
+			t.Fatalf("RunInteractive: %v, want ErrLineTooLong", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("an endless line did not end the session")
+	}
+	if n := out.n.Load(); n > 256<<10 {
+		t.Errorf("the editor drew %d bytes before the refusal, want under 256 KiB", n)
+	}
+	if len(r.get()) != 0 {
+		t.Errorf("ran %q", r.get())
+	}
+}
+
+// Looking ahead refuses nothing that fits: a pasted block whose lines are
+// each within the limit runs line by line, and Ctrl-C starts a line anew.
+func TestLineLimitAheadBoundary(t *testing.T) {
+	const limit = 512
+	cmd := "set banner message "
+	for _, tc := range []struct {
+		name  string
+		input string
+		ran   int
+		ok    bool
+	}{
+		{"exactly the limit, then more lines", cmd + strings.Repeat("x", limit-len(cmd)) + "\rshow users\rexit\r", 2, true},
+		{"one byte over, then more lines", cmd + strings.Repeat("x", limit-len(cmd)+1) + "\rshow users\rexit\r", 0, false},
+		{"Ctrl-C resets the count", strings.Repeat("y", limit-10) + "\x03" + cmd + strings.Repeat("x", limit-len(cmd)) + "\rexit\r", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, r := testEngine(t)
+			s := NewSession(e, SessionOptions{In: strings.NewReader(tc.input), Out: io.Discard, Term: true, Prompt: "> "})
+			s.in.meter.limit = limit // readline's redraws are quadratic: keep it quick
+			err := s.RunInteractive(context.Background())
+			if tc.ok && err != nil || !tc.ok && !IsLineTooLong(err) {
+				t.Errorf("RunInteractive: %v, want ok=%v", err, tc.ok)
+			}
+			if n := len(r.get()); n != tc.ran {
+				t.Errorf("ran %d commands %q, want %d", n, r.get(), tc.ran)
+			}
+		})
+	}
 }
