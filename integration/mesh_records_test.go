@@ -115,6 +115,25 @@ func TestMeshRecords(t *testing.T) {
 		}
 	})
 
+	// 2_2 is revoked while it is down: every member refuses it when it
+	// comes back, and the refusal carries the record, so it drops its pins
+	// (part 2 of the procedure) without a session.
+	step("RevokedWhileDownIsTold", func(t *testing.T) {
+		if err := tb.Stop("2_2"); err != nil {
+			t.Fatal(err)
+		}
+		mustClish(t, tb, "1_1", "", "set maestro authentication revoke orchestrators 2_2")
+		m.waitPins(t, "1_2", []string{"1_1", "2_1"}, 3*time.Second)
+		m.waitPins(t, "2_1", []string{"1_1", "1_2"}, 3*time.Second)
+		m.expectPinned(t, "2_2", "1_1", true)
+		if err := tb.Start("2_2"); err != nil {
+			t.Fatal(err)
+		}
+		m.waitPins(t, "2_2", nil, 5*time.Second)
+		m.waitPeer(t, []string{"1_1", "1_2", "2_1"}, "2_2", state.Untrusted, "", 3*time.Second)
+		m.trustAllOK(t)
+	})
+
 	// 2_1's cables are both pulled during the revoke: it converges as soon
 	// as a link is back.
 	step("CablePulled", func(t *testing.T) {

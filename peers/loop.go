@@ -220,6 +220,10 @@ func (m *Manager) connect(ctx context.Context, p *peer) outcome {
 		tc.Close()
 		return m.handshakeFailed(ctx, p, hs, err)
 	}
+	if hs.notice != nil {
+		m.sendNotice(tc, hs)
+		return outRefused
+	}
 	tc.SetDeadline(time.Time{})
 	start := time.Now()
 	attached, refused := m.runSession(ctx, hs, tc, identity.Less(m.self, p.spec.ID), true)
@@ -335,6 +339,10 @@ func (m *Manager) serve(ctx context.Context, raw net.Conn) {
 		if p, _, _, _, ourErr := hs.result(); p != nil && ourErr == nil {
 			m.handshakeFailed(ctx, p, hs, err)
 		}
+		return
+	}
+	if hs.notice != nil {
+		m.sendNotice(tc, hs)
 		return
 	}
 	tc.SetDeadline(time.Time{})

@@ -2,11 +2,14 @@ package peers
 
 import (
 	"crypto/ed25519"
+	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/orchd/orchd/identity"
 	"github.com/orchd/orchd/records"
+	"github.com/orchd/orchd/state"
 )
 
 // Revocation records and removal notices (DESIGN §5.5) travel over the
@@ -215,4 +218,83 @@ func (s *seenSet) mark(k string) bool {
 	}
 	s.keys[k] = true
 	return true
+}
+
+// revocationNotice returns our revocations of key fp of id, when id is
+// not pinned and fp not blocked: an orchestrator revoked while it was down
+// (or cut off) still pins the rest, and every member refuses it, so no
+// session would ever tell it (DESIGN §5.5: the revoked one, told by the
+// record, drops its pins). Such a handshake completes, the records are
+// written and the connection closed: nothing is read from the peer, and no
+// session is attached.
+func (m *Manager) revocationNotice(id identity.ID, fp string) []records.Record {
+	if m.cfg.Records == nil || fp == "" || m.cfg.Trust.Blocked(fp) {
+		return nil
+	}
+	if _, pinned := m.cfg.Trust.Pin(id); pinned {
+		return nil
+	}
+	var out []records.Record
+	for _, r := range m.cfg.Records.All() {
+		if r.Kind == records.KindRevoke && r.Subject == id && r.Fingerprint == fp {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// sendNotice hands a revoked peer our revocations of its key and closes
+// the connection (see revocationNotice).
+func (m *Manager) sendNotice(conn net.Conn, hs *handshake) {
+	defer conn.Close()
+	hs.mu.Lock()
+	p, fp, recs := hs.p, hs.fp, hs.notice
+	hs.mu.Unlock()
+	frames, err := recordFrames(recs)
+	if err != nil {
+		m.logf("peers: %v", err)
+		return
+	}
+	conn.SetWriteDeadline(time.Now().Add(m.setupTimeout()))
+	for _, f := range frames {
+		if _, err := conn.Write(f); err != nil {
+			return
+		}
+	}
+	m.limiter.logf(m.logf, "notice:"+p.spec.ID.String(), "peers: told %s that its key %s is revoked (%d record(s)); no session", p.spec.ID, fp, len(recs))
+}
+
+// noticeReceived handles the records a peer sent instead of its hello: it
+// refuses us and says why. Only records about us that verify against
+// their issuer's pin count; they reach OnRecord like relayed ones.
+func (m *Manager) noticeReceived(p *peer, fp string, recs []records.Record) {
+	var fresh []records.Record
+	for _, r := range recs {
+		if r.Kind != records.KindRevoke || r.Subject != m.self {
+			continue
+		}
+		k := r.Key()
+		if m.cfg.Records != nil && m.cfg.Records.Has(k) {
+			continue
+		}
+		if err := r.Verify(m.issuerKey(r.Issuer)); err != nil {
+			m.limiter.logf(m.logf, "record:"+k, "peers: ignoring a revoke record of %s about us sent by %s: %v", r.Issuer, p.spec.ID, err)
+			continue
+		}
+		if m.seen.mark(k) {
+			fresh = append(fresh, r)
+		}
+	}
+	m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused us: it holds a revocation of this orchestrator's key", p.spec.ID), fp)
+	if len(fresh) == 0 {
+		return
+	}
+	m.logf("peers: %s holds %d revocation(s) of this orchestrator's key", p.spec.ID, len(fresh))
+	if fn := m.cfg.OnRecord; fn != nil {
+		go func() {
+			for _, r := range fresh {
+				fn(r)
+			}
+		}()
+	}
 }

@@ -199,6 +199,12 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 		return false, false
 	}
 	msg, err := decodeMessage(body)
+	if r, ok := msg.(*recordsMsg); ok && err == nil {
+		// Records instead of a hello: the peer refuses us, revoked.
+		s.close(nil, true)
+		m.noticeReceived(p, fp, r.Records)
+		return false, true
+	}
 	if err == nil {
 		if h, ok := msg.(*helloMsg); !ok {
 			err = protof("expected hello first, got %s", msg.msgType())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orchd/orchd/identity"
+	"github.com/orchd/orchd/records"
 	"github.com/orchd/orchd/state"
 )
 
@@ -28,6 +29,9 @@ type handshake struct {
 	pub  ed25519.PublicKey
 	fp   string
 	err  error // our refusal, already recorded in the status
+	// notice holds our revocations of the key the peer presented: the
+	// handshake completed only to hand it those (see revocationNotice).
+	notice []records.Record
 
 	local *x509.Certificate // the certificate we presented
 }
@@ -109,7 +113,7 @@ func (m *Manager) earlyRefusal(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.peers[id]
-	if p == nil || p.presented == "" || p.sess != nil {
+	if p == nil || p.presented == "" || p.sess != nil || m.revocationNotice(id, p.presented) != nil {
 		return nil, nil
 	}
 	p.refusedIn = m.now()
@@ -141,9 +145,19 @@ func (m *Manager) verify(h *handshake, cs tls.ConnectionState) error {
 		return errors.New("no certificate presented")
 	}
 	p, pub, fp, err := m.checkCert(cs.PeerCertificates[0], h.dialed)
+	var notice []records.Record
+	if err != nil && p != nil && pub != nil {
+		notice = m.revocationNotice(p.spec.ID, fp)
+	}
 	h.mu.Lock()
-	h.p, h.cert, h.pub, h.fp, h.err = p, cs.PeerCertificates[0], pub, fp, err
+	h.p, h.cert, h.pub, h.fp, h.err, h.notice = p, cs.PeerCertificates[0], pub, fp, err, notice
 	h.mu.Unlock()
+	if notice != nil {
+		// Refused all the same (status, no session); the handshake
+		// completes only so that the revoked side learns why.
+		m.setIfIdle(p, state.Untrusted, err.Error(), fp)
+		return nil
+	}
 	if err != nil {
 		if p != nil {
 			if h.dialed == nil {

@@ -1,0 +1,99 @@
+package peers
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orchd/orchd/records"
+	"github.com/orchd/orchd/state"
+)
+
+// An orchestrator revoked while it was down still pins the others, and
+// every member refuses it: the member holding the revocation completes
+// the handshake only to hand it the record (DESIGN §5.5: the revoked one,
+// told by the record, drops its pins), whichever side dials. No session
+// is attached, and a blocked key is told nothing.
+func TestRevocationNotice(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		issuer, revoked string // the lower ID dials
+		block           bool
+	}{
+		{"revoked side dials", "1_2", "1_1", false},
+		{"issuer dials", "1_1", "1_2", false},
+		{"blocked key: no notice", "1_1", "1_2", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ms := newMesh(t, "1_1", "1_2")
+			ms.pinAll()
+			got := map[string]chan records.Record{}
+			for _, name := range ms.order {
+				st, err := records.Open(filepath.Join(t.TempDir(), "revocations.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := make(chan records.Record, 8)
+				got[name] = c
+				ms.nodes[name].recs = st
+				ms.nodes[name].onRecord = func(r records.Record) { c <- r }
+			}
+			ms.startAll()
+			ms.waitStatus(tc.issuer, tc.revoked, state.Authenticated, "", 5*time.Second)
+
+			// Revoked while down: the issuer drops the pin and keeps the
+			// record; the revoked one comes back still pinning it.
+			ms.stop(tc.revoked)
+			in := ms.nodes[tc.issuer]
+			rev := ms.nodes[tc.revoked].self.Load()
+			rec, err := records.New(records.KindRevoke, in.self.Load().ID, in.self.Load().Key, rev.ID, rev.Fingerprint(), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := in.recs.Add(rec); err != nil {
+				t.Fatal(err)
+			}
+			in.trust.unpin(rev.ID)
+			if tc.block {
+				in.trust.block(rev.Fingerprint())
+			}
+			ms.m(tc.issuer).Reconcile()
+			ms.start(tc.revoked)
+
+			select {
+			case r := <-got[tc.revoked]:
+				if tc.block {
+					t.Errorf("a blocked key was told its revocation: %+v", r)
+				} else if r.Key() != rec.Key() {
+					t.Errorf("%s got %+v, want the revocation", tc.revoked, r)
+				}
+			case <-time.After(4 * time.Second):
+				if !tc.block {
+					t.Fatalf("%s was not told of its revocation", tc.revoked)
+				}
+			}
+			if p := peerOf(ms.m(tc.issuer), tc.revoked); p.Status != state.Untrusted {
+				t.Errorf("the issuer's view of %s: %+v, want Untrusted", tc.revoked, p)
+			}
+			if p := peerOf(ms.m(tc.revoked), tc.issuer); p.Status == state.Authenticated {
+				t.Errorf("the revoked one's view of %s: %+v, want no session", tc.issuer, p)
+			}
+			told := func() (bool, string) {
+				return ms.nodes[tc.issuer].log.contains("told " + tc.revoked + " that its key"), ""
+			}
+			if tc.block {
+				if ok, _ := told(); ok {
+					t.Error("the issuer told a blocked key of its revocation")
+				}
+			} else {
+				waitFor(t, 2*time.Second, "the issuer logs the notice", told)
+				p := peerOf(ms.m(tc.revoked), tc.issuer)
+				if !strings.Contains(p.Reason, "revocation") {
+					t.Errorf("the revoked one's reason for %s: %q, want it to name the revocation", tc.issuer, p.Reason)
+				}
+			}
+		})
+	}
+}
