@@ -1,6 +1,7 @@
 package configdb
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -293,10 +294,34 @@ func TestKillDuringSave(t *testing.T) {
 	for i := range 6 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringSave$")
 		cmd.Env = append(os.Environ(), "CONFIGDB_SAVE_LOOP="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(50+rand.IntN(100)) * time.Millisecond)
+		// Kill it mid-loop, not before its first save: on a loaded
+		// machine starting the child alone can take longer than any
+		// fixed sleep (the test once saw no save at all).
+		started := make(chan bool, 1)
+		go func() {
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			started <- line == saveLoopStarted+"\n"
+		}()
+		select {
+		case ok := <-started:
+			if !ok {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("kill %d: the save loop did not start", i)
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("kill %d: the save loop did not save within 30 s", i)
+		}
+		time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
 		db, w, err := Open(path, t.Logf)
@@ -332,8 +357,14 @@ func saveLoop(path string) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		if i == 0 {
+			fmt.Println(saveLoopStarted)
+		}
 	}
 }
+
+// saveLoopStarted is what saveLoop prints after its first save.
+const saveLoopStarted = "saved once"
 
 func TestConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
