@@ -107,21 +107,7 @@ func (m *Manager) issuerKey(issuer identity.ID) ed25519.PublicKey {
 // handed to OnRecord. Relaying first means an orchestrator about to lose
 // its session because of the record (the revoked one) still hears it.
 func (m *Manager) received(from *session, recs []records.Record) {
-	var fresh []records.Record
-	for _, r := range recs {
-		k := r.Key()
-		if m.cfg.Records != nil && m.cfg.Records.Has(k) {
-			continue
-		}
-		if err := r.Verify(m.issuerKey(r.Issuer)); err != nil {
-			m.limiter.logf(m.logf, "record:"+k, "peers: ignoring a %s record of %s about %s relayed by %s: %v", r.Kind, r.Issuer, r.Subject, from.p.spec.ID, err)
-			continue
-		}
-		if !m.seen.mark(k) {
-			continue
-		}
-		fresh = append(fresh, r)
-	}
+	fresh := m.fresh(from.p, recs)
 	if len(fresh) == 0 {
 		return
 	}
@@ -136,6 +122,26 @@ func (m *Manager) received(from *session, recs []records.Record) {
 			}
 		}
 	}()
+}
+
+// fresh returns the records of recs new to us that verify against their
+// issuer's pin, marking them seen; from sent them.
+func (m *Manager) fresh(from *peer, recs []records.Record) []records.Record {
+	var out []records.Record
+	for _, r := range recs {
+		k := r.Key()
+		if m.cfg.Records != nil && m.cfg.Records.Has(k) {
+			continue
+		}
+		if err := r.Verify(m.issuerKey(r.Issuer)); err != nil {
+			m.limiter.logf(m.logf, "record:"+k, "peers: ignoring a %s record of %s about %s relayed by %s: %v", r.Kind, r.Issuer, r.Subject, from.spec.ID, err)
+			continue
+		}
+		if m.seen.mark(k) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Publish sends records this orchestrator just issued (and stored) to
@@ -268,23 +274,13 @@ func (m *Manager) sendNotice(conn net.Conn, hs *handshake) {
 // refuses us and says why. Only records about us that verify against
 // their issuer's pin count; they reach OnRecord like relayed ones.
 func (m *Manager) noticeReceived(p *peer, fp string, recs []records.Record) {
-	var fresh []records.Record
+	var ours []records.Record
 	for _, r := range recs {
-		if r.Kind != records.KindRevoke || r.Subject != m.self {
-			continue
-		}
-		k := r.Key()
-		if m.cfg.Records != nil && m.cfg.Records.Has(k) {
-			continue
-		}
-		if err := r.Verify(m.issuerKey(r.Issuer)); err != nil {
-			m.limiter.logf(m.logf, "record:"+k, "peers: ignoring a revoke record of %s about us sent by %s: %v", r.Issuer, p.spec.ID, err)
-			continue
-		}
-		if m.seen.mark(k) {
-			fresh = append(fresh, r)
+		if r.Kind == records.KindRevoke && r.Subject == m.self {
+			ours = append(ours, r)
 		}
 	}
+	fresh := m.fresh(p, ours)
 	m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused us: it holds a revocation of this orchestrator's key", p.spec.ID), fp)
 	if len(fresh) == 0 {
 		return

@@ -39,16 +39,7 @@ func TestLineLimitInteractive(t *testing.T) {
 				// limit keeps the test fast on a loaded machine.
 				s.in.meter.limit = 512
 			}
-			done := make(chan error, 1)
-			go func() { done <- s.RunInteractive(context.Background()) }()
-			select {
-			case err := <-done:
-				if !IsLineTooLong(err) {
-					t.Fatalf("RunInteractive: %v, want ErrLineTooLong", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("an endless line did not end the session")
-			}
+			wantRefused(t, s)
 			// Read-ahead is bounded: the pump stops at maxPending.
 			if src.read > MaxLine+2*maxPending {
 				t.Errorf("read %d bytes of the endless line, want about %d", src.read, MaxLine)
@@ -151,16 +142,7 @@ func TestLineLimitRefusedAhead(t *testing.T) {
 	e, r := testEngine(t)
 	var out countWriter
 	s := NewSession(e, SessionOptions{In: &endless{b: 'a'}, Out: &out, Term: true, Prompt: "> "})
-	done := make(chan error, 1)
-	go func() { done <- s.RunInteractive(context.Background()) }()
-	select {
-	case err := <-done:
-		if !IsLineTooLong(err) {
-			t.Fatalf("RunInteractive: %v, want ErrLineTooLong", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("an endless line did not end the session")
-	}
+	wantRefused(t, s)
 	if n := out.n.Load(); n > 256<<10 {
 		t.Errorf("the editor drew %d bytes before the refusal, want under 256 KiB", n)
 	}
@@ -196,5 +178,20 @@ func TestLineLimitAheadBoundary(t *testing.T) {
 				t.Errorf("ran %d commands %q, want %d", n, r.get(), tc.ran)
 			}
 		})
+	}
+}
+
+// wantRefused runs s, fed an endless line, and expects ErrLineTooLong.
+func wantRefused(t *testing.T, s *Session) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.RunInteractive(context.Background()) }()
+	select {
+	case err := <-done:
+		if !IsLineTooLong(err) {
+			t.Fatalf("RunInteractive: %v, want ErrLineTooLong", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("an endless line did not end the session")
 	}
 }
