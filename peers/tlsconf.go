@@ -147,7 +147,9 @@ func (m *Manager) verify(h *handshake, cs tls.ConnectionState) error {
 	p, pub, fp, err := m.checkCert(cs.PeerCertificates[0], h.dialed)
 	var notice []records.Record
 	if err != nil && p != nil && pub != nil {
-		notice = m.revocationNotice(p.spec.ID, fp)
+		if id, idErr := identity.CertificateID(cs.PeerCertificates[0]); idErr == nil && id == p.spec.ID {
+			notice = m.revocationNotice(id, fp)
+		}
 	}
 	h.mu.Lock()
 	h.p, h.cert, h.pub, h.fp, h.err, h.notice = p, cs.PeerCertificates[0], pub, fp, err, notice
