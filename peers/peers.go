@@ -128,6 +128,10 @@ type Manager struct {
 	// (tick.go, trustStormLocked).
 	stormUntil atomic.Int64
 
+	// revokedBy is the last record received that revokes our current
+	// key: the pins dropped after it are explained by it (noPinReason).
+	revokedBy atomic.Pointer[records.Record]
+
 	mu    sync.Mutex
 	peers map[identity.ID]*peer
 	// viewFrame is our view encoded once for every session, valid while
@@ -647,7 +651,17 @@ func (m *Manager) sessionTrust(p *peer, pin truststore.Pin, pinned bool, key ed2
 	return ""
 }
 
+// revokedReason says that r revoked us, and what undoes it.
+func (m *Manager) revokedReason(r *records.Record) string {
+	return fmt.Sprintf("%s revoked this orchestrator's key at %s; a member's trust command trusts %s again",
+		r.Issuer, r.IssuedAt.UTC().Format(time.RFC3339), m.self)
+}
+
 func (m *Manager) noPinReason(p *peer, presented string) string {
+	if r := m.revokedBy.Load(); r != nil && !p.revokedAt.IsZero() && !p.revokedAt.Before(r.IssuedAt) {
+		return fmt.Sprintf("not trusted: no pin for %s, dropped at %s because %s (presented %s)",
+			p.spec.ID, p.revokedAt.UTC().Format(time.RFC3339), m.revokedReason(r), presented)
+	}
 	if !p.revokedAt.IsZero() {
 		return fmt.Sprintf("not trusted: no pin for %s (revoked at %s; presented %s)", p.spec.ID, p.revokedAt.UTC().Format(time.RFC3339), presented)
 	}

@@ -139,9 +139,20 @@ func (m *Manager) fresh(from *peer, recs []records.Record) []records.Record {
 		}
 		if m.seen.mark(k) {
 			out = append(out, r)
+			m.noteSelfRevocation(r)
 		}
 	}
 	return out
+}
+
+// noteSelfRevocation remembers r if it revokes our current key.
+func (m *Manager) noteSelfRevocation(r records.Record) {
+	if r.Kind != records.KindRevoke || r.Subject != m.self {
+		return
+	}
+	if me := m.cfg.Self(); me != nil && r.Fingerprint == me.Fingerprint() {
+		m.revokedBy.Store(&r)
+	}
 }
 
 // Publish sends records this orchestrator just issued (and stored) to
@@ -281,7 +292,11 @@ func (m *Manager) noticeReceived(p *peer, fp string, recs []records.Record) {
 		}
 	}
 	fresh := m.fresh(p, ours)
-	m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused us: it holds a revocation of this orchestrator's key", p.spec.ID), fp)
+	why := "it holds a revocation of this orchestrator's key"
+	if r := m.revokedBy.Load(); r != nil {
+		why = m.revokedReason(r)
+	}
+	m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused us: %s", p.spec.ID, why), fp)
 	if len(fresh) == 0 {
 		return
 	}
