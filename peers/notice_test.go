@@ -102,6 +102,19 @@ func TestRevocationNotice(t *testing.T) {
 					p := peerOf(ms.m(tc.revoked), tc.issuer)
 					return strings.Contains(p.Reason, want) && strings.Contains(p.Reason, "a member's trust command trusts "+tc.revoked+" again"), p.Reason
 				})
+				// Trusted again, then that pin revoked here: the old
+				// revocation of us explains nothing any more.
+				rm := ms.nodes[tc.revoked]
+				rm.trust.pin(mustID(tc.issuer), in.self.Load().Public())
+				rm.m.Reconcile()
+				rm.trust.unpin(mustID(tc.issuer))
+				rm.m.Reconcile()
+				rm.m.mu.Lock()
+				r := rm.m.noPinReason(rm.m.peers[mustID(tc.issuer)], "SHA256:x")
+				rm.m.mu.Unlock()
+				if strings.Contains(r, "revoked this orchestrator's key") || !strings.Contains(r, "revoked at") {
+					t.Errorf("after a new trust and a local revoke: %q", r)
+				}
 			}
 		})
 	}

@@ -537,6 +537,8 @@ func (m *Manager) Reconcile() {
 		if newly {
 			p.trustedAt = now
 			m.trustStormLocked(now)
+			// Trusting again ends what a revocation of us explained.
+			m.revokedBy.Store(nil)
 		}
 		if s := p.sess; s != nil {
 			if reason := m.sessionTrust(p, pin, ok, s.peerKey); reason != "" {
