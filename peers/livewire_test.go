@@ -245,9 +245,11 @@ func TestVerdictAtDeadline(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	ms.m("1_2").testMuteUDP.Store(true)
-	heard := time.Unix(0, s.lastHeard.Load())
 	ms.waitStatus("1_1", "1_2", state.Unreachable, "no heartbeat from 1_2", 5*time.Second)
-	d := time.Since(heard)
+	// From the last thing 1_1 heard, which may be a TLS frame 1_2 sent
+	// after the mute (a deferred view): measured from the mute, a loaded
+	// make test once saw 3.09 s.
+	d := time.Since(time.Unix(0, s.lastHeard.Load()))
 	if d < ms.dead || d > ms.dead+700*time.Millisecond {
 		t.Errorf("1_2 judged dead %s after its last datagram, want %s to %s", d, ms.dead, ms.dead+700*time.Millisecond)
 	}
