@@ -131,6 +131,20 @@ func TestMeshRecords(t *testing.T) {
 		}
 		m.waitPins(t, "2_2", nil, 5*time.Second)
 		m.waitPeer(t, []string{"1_1", "1_2", "2_1"}, "2_2", state.Untrusted, "", 3*time.Second)
+		// 2_2 now refuses them in turn; their statuses keep saying that
+		// they revoked it, and 2_2's says who revoked it.
+		end := time.Now().Add(3 * time.Second)
+		for time.Now().Before(end) {
+			for _, o := range []string{"1_1", "1_2", "2_1"} {
+				if p := peerIn(meshState(t, tb, o), "2_2"); !strings.Contains(p.Reason, "no pin for 2_2 (revoked at ") {
+					t.Fatalf("%s sees 2_2 %s (%s), want its own revoke as the reason", o, p.Status, p.Reason)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if p := peerIn(meshState(t, tb, "2_2"), "1_1"); !strings.Contains(p.Reason, "1_1 revoked this orchestrator's key at ") {
+			t.Errorf("2_2 sees 1_1 %s (%s), want the revocation of 2_2 as the reason", p.Status, p.Reason)
+		}
 		m.trustAllOK(t)
 	})
 

@@ -252,11 +252,32 @@ func (m *Manager) handshakeFailed(ctx context.Context, p *peer, hs *handshake, e
 		return outNetwork
 	}
 	if isRemoteAlert(err) {
-		m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused our certificate (%v); its own status says why", p.spec.ID, unwrapOp(err)), "")
+		m.setIfIdle(p, state.Untrusted, m.refusedReason(p, err), "")
 		return outRefused
 	}
 	m.setIfIdle(p, state.Unreachable, fmt.Sprintf("TLS handshake with %s at %s over %s sync failed: %v", p.spec.ID, p.spec.Addr, p.spec.Port, unwrapOp(err)), "")
 	return outNetwork
+}
+
+// refusedReason is p's status when p refused our certificate (err). When
+// we revoked p ourselves, that is the reason to show: the revoked one,
+// told by the record, refuses us in turn, and "refused our certificate"
+// would hide the revoke on the issuer's screen.
+func (m *Manager) refusedReason(p *peer, err error) string {
+	why := fmt.Sprintf("%s refused our certificate (%v); its own status says why", p.spec.ID, unwrapOp(err))
+	if _, pinned := m.cfg.Trust.Pin(p.spec.ID); pinned {
+		return why
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.revokedAt.IsZero() {
+		return why
+	}
+	fp := p.presented
+	if fp == "" {
+		fp = p.fp
+	}
+	return m.noPinReason(p, fp)
 }
 
 // probe tells the higher side whether the lower one can be reached at all,

@@ -192,7 +192,7 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 			return false, false
 		}
 		if isRemoteAlert(err) {
-			m.setIfIdle(p, state.Untrusted, fmt.Sprintf("%s refused our certificate (%v); its own status says why", p.spec.ID, unwrapOp(err)), fp)
+			m.setIfIdle(p, state.Untrusted, m.refusedReason(p, err), fp)
 			return false, true
 		}
 		m.setIfIdle(p, state.Unreachable, fmt.Sprintf("session with %s over %s sync failed before hello: %v", p.spec.ID, port, unwrapOp(err)), fp)
