@@ -254,3 +254,35 @@ func TestVerdictAtDeadline(t *testing.T) {
 		t.Errorf("1_2 judged dead %s after its last datagram, want %s to %s", d, ms.dead, ms.dead+700*time.Millisecond)
 	}
 }
+
+// The first session of a starting daemon has liveness datagrams: the
+// listeners, with their sockets, are up before the first dial (a session
+// dialed before its socket was open ran on TLS heartbeats for its life).
+func TestFirstSessionHasDatagrams(t *testing.T) {
+	t.Parallel()
+	for i := range 3 {
+		ms := newMesh(t, "1_1", "1_2")
+		ms.pinAll()
+		ms.start("1_2")
+		// The lower ID dials at once; its listener is slow to start.
+		n := ms.nodes["1_1"]
+		n.m = New(ms.config(n))
+		n.m.testListenDelay = 200 * time.Millisecond
+		ms.startWith("1_1", n.m)
+		waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+		for _, a := range []string{"1_1", "1_2"} {
+			m := ms.m(a)
+			m.mu.Lock()
+			var live bool
+			for _, p := range m.peers {
+				live = p.sess != nil && p.sess.live != nil
+			}
+			m.mu.Unlock()
+			if !live {
+				t.Fatalf("start %d: %s's first session has no liveness datagrams", i, a)
+			}
+		}
+		ms.stop("1_1")
+		ms.stop("1_2")
+	}
+}

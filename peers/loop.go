@@ -305,17 +305,23 @@ func (m *Manager) probe(ctx context.Context, p *peer) outcome {
 
 // listen accepts sessions on a until ctx ends, retrying the bind while the
 // address is not there yet.
-func (m *Manager) listen(ctx context.Context, wg *sync.WaitGroup, a netip.AddrPort) {
+// tried is called once, after the first attempt (and the liveness socket
+// when it succeeded): a session dialed from a before its socket was open
+// would run on TLS heartbeats for its whole life.
+func (m *Manager) listen(ctx context.Context, wg *sync.WaitGroup, a netip.AddrPort, tried func()) {
 	lc := listenConfig()
 	var bo backoff
+	time.Sleep(m.testListenDelay)
 	for {
 		ln, err := lc.Listen(ctx, "tcp", a.String())
 		if err == nil {
 			m.logf("peers: listening on %s", a)
 			m.openUDP(netip.AddrPortFrom(a.Addr(), uint16(ln.Addr().(*net.TCPAddr).Port)))
+			tried()
 			m.accept(ctx, wg, ln)
 			return
 		}
+		tried()
 		m.limiter.logf(m.logf, "listen:"+a.String(), "peers: cannot listen on %s (retrying): %v", a, err)
 		select {
 		case <-ctx.Done():

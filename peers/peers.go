@@ -116,6 +116,8 @@ type Manager struct {
 
 	// testMuteUDP stops our liveness datagrams (a test's silent death).
 	testMuteUDP atomic.Bool
+	// testListenDelay holds back the listeners (a loaded host's start).
+	testListenDelay time.Duration
 
 	// udpSnap and tickSess are the sockets and the sessions for the
 	// tick, which takes no lock.
@@ -293,18 +295,27 @@ func (m *Manager) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	m.running, m.runCtx, m.runWG = true, ctx, &wg
-	for _, p := range m.order {
-		m.startLoopLocked(p)
-	}
+	// runCtx stays nil until the listeners are up: no loop starts before.
+	m.running, m.runWG = true, &wg
 	m.mu.Unlock()
 
 	wg.Go(func() { m.notifier(ctx) })
 	wg.Go(func() { m.ticker(ctx) })
 	wg.Go(func() { m.expirer(ctx) })
+	// Listen (and open the liveness sockets) before the first dial: a
+	// session set up from an address without its socket has no datagrams.
+	var tried sync.WaitGroup
 	for _, a := range m.cfg.Listen {
-		wg.Go(func() { m.listen(ctx, &wg, a) })
+		tried.Add(1)
+		wg.Go(func() { m.listen(ctx, &wg, a, sync.OnceFunc(tried.Done)) })
 	}
+	tried.Wait()
+	m.mu.Lock()
+	m.runCtx = ctx
+	for _, p := range m.order {
+		m.startLoopLocked(p)
+	}
+	m.mu.Unlock()
 	<-ctx.Done()
 
 	m.mu.Lock()
