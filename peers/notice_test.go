@@ -119,3 +119,52 @@ func TestRevocationNotice(t *testing.T) {
 		})
 	}
 }
+
+// An orchestrator that was revoked itself dropped its pins for that
+// reason: a record it holds about a peer (an old one, that peer trusted
+// again since) is no reason to send the peer a notice. Seen in make test:
+// such a notice put the peer in its 30 s refusal backoff, and the mesh was
+// not whole after the revoked one was trusted again.
+func TestNoNoticeWhileRevoked(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	ms.pin("1_1", "1_2") // 1_1 dials; 1_2 pins nothing
+	got := make(chan records.Record, 4)
+	for _, name := range ms.order {
+		st, err := records.Open(filepath.Join(t.TempDir(), "revocations.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms.nodes[name].recs = st
+		if name == "1_1" {
+			ms.nodes[name].onRecord = func(r records.Record) { got <- r }
+		}
+	}
+	// 1_2 holds an old revocation of 1_1's key, and 1_2 itself was revoked.
+	i11, i12 := ms.nodes["1_1"].self.Load(), ms.nodes["1_2"].self.Load()
+	old, err := records.New(records.KindRevoke, i12.ID, i12.Key, i11.ID, i11.Fingerprint(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ms.nodes["1_2"].recs.Add(old); err != nil {
+		t.Fatal(err)
+	}
+	us, err := records.New(records.KindRevoke, i11.ID, i11.Key, i12.ID, i12.Fingerprint(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ms.nodes["1_2"]
+	n.m = New(ms.config(n))
+	n.m.revokedBy.Store(&us)
+	ms.startWith("1_2", n.m)
+	ms.start("1_1")
+	ms.waitStatus("1_1", "1_2", state.Untrusted, "1_2 refused our certificate", 3*time.Second)
+	select {
+	case r := <-got:
+		t.Errorf("1_1 was told %+v by a revoked orchestrator", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if ms.nodes["1_2"].log.contains("told 1_1") {
+		t.Error("the revoked 1_2 sent a notice")
+	}
+}

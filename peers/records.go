@@ -244,8 +244,12 @@ func (s *seenSet) mark(k string) bool {
 // record, drops its pins). Such a handshake completes, the records are
 // written and the connection closed: nothing is read from the peer, and no
 // session is attached.
+//
+// Not while we are revoked ourselves: then we dropped our pins because of
+// our own revocation, and a record about id we hold (an old one, id
+// trusted again since) is no reason to tell it anything.
 func (m *Manager) revocationNotice(id identity.ID, fp string) []records.Record {
-	if m.cfg.Records == nil || fp == "" || m.cfg.Trust.Blocked(fp) {
+	if m.cfg.Records == nil || fp == "" || m.cfg.Trust.Blocked(fp) || m.revokedBy.Load() != nil {
 		return nil
 	}
 	if _, pinned := m.cfg.Trust.Pin(id); pinned {

@@ -154,12 +154,6 @@ func (m *Manager) verify(h *handshake, cs tls.ConnectionState) error {
 	h.mu.Lock()
 	h.p, h.cert, h.pub, h.fp, h.err, h.notice = p, cs.PeerCertificates[0], pub, fp, err, notice
 	h.mu.Unlock()
-	if notice != nil {
-		// Refused all the same (status, no session); the handshake
-		// completes only so that the revoked side learns why.
-		m.setIfIdle(p, state.Untrusted, err.Error(), fp)
-		return nil
-	}
 	if err != nil {
 		if p != nil {
 			if h.dialed == nil {
@@ -171,6 +165,11 @@ func (m *Manager) verify(h *handshake, cs tls.ConnectionState) error {
 		} else {
 			m.limiter.logf(m.logf, "refused:"+err.Error(), "peers: refused a sync session: %v", err)
 		}
+	}
+	if notice != nil {
+		// Refused all the same (status, no session); the handshake
+		// completes only so that the revoked side learns why.
+		return nil
 	}
 	return err
 }
