@@ -153,10 +153,11 @@ func TestNoNoticeWhileRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := ms.nodes["1_2"]
-	n.m = New(ms.config(n))
-	n.m.revokedBy.Store(&us)
-	ms.startWith("1_2", n.m)
+	// Kept from before a restart: 1_2 recalls it when it starts.
+	if _, err := ms.nodes["1_2"].recs.Add(us); err != nil {
+		t.Fatal(err)
+	}
+	ms.start("1_2")
 	ms.start("1_1")
 	ms.waitStatus("1_1", "1_2", state.Untrusted, "1_2 refused our certificate", 3*time.Second)
 	select {
@@ -166,5 +167,8 @@ func TestNoNoticeWhileRevoked(t *testing.T) {
 	}
 	if ms.nodes["1_2"].log.contains("told 1_1") {
 		t.Error("the revoked 1_2 sent a notice")
+	}
+	if p := peerOf(ms.m("1_2"), "1_1"); !strings.Contains(p.Reason, "because 1_1 revoked this orchestrator's key at ") {
+		t.Errorf("1_2's reason for 1_1 after a restart: %q, want its own revocation", p.Reason)
 	}
 }

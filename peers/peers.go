@@ -297,6 +297,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer cancel()
 	// runCtx stays nil until the listeners are up: no loop starts before.
 	m.running, m.runWG = true, &wg
+	m.recallSelfRevocationLocked()
 	m.mu.Unlock()
 
 	wg.Go(func() { m.notifier(ctx) })
@@ -671,9 +672,13 @@ func (m *Manager) revokedReason(r *records.Record) string {
 }
 
 func (m *Manager) noPinReason(p *peer, presented string) string {
-	if r := m.revokedBy.Load(); r != nil && !p.revokedAt.IsZero() && !p.revokedAt.Before(r.IssuedAt) {
-		return fmt.Sprintf("not trusted: no pin for %s, dropped at %s because %s (presented %s)",
-			p.spec.ID, p.revokedAt.UTC().Format(time.RFC3339), m.revokedReason(r), presented)
+	if r := m.revokedBy.Load(); r != nil && (p.revokedAt.IsZero() || !p.revokedAt.Before(r.IssuedAt)) {
+		// While we are revoked, no pin is expected: that is the reason.
+		dropped := ""
+		if !p.revokedAt.IsZero() {
+			dropped = ", dropped at " + p.revokedAt.UTC().Format(time.RFC3339) + ","
+		}
+		return fmt.Sprintf("not trusted: no pin for %s%s because %s (presented %s)", p.spec.ID, dropped, m.revokedReason(r), presented)
 	}
 	if !p.revokedAt.IsZero() {
 		return fmt.Sprintf("not trusted: no pin for %s (revoked at %s; presented %s)", p.spec.ID, p.revokedAt.UTC().Format(time.RFC3339), presented)

@@ -145,6 +145,33 @@ func (m *Manager) fresh(from *peer, recs []records.Record) []records.Record {
 	return out
 }
 
+// recallSelfRevocationLocked restores, at start, the newest kept record
+// that revokes our current key, unless a pin made after it says we were
+// trusted again: a restart must not make a revoked orchestrator's statuses
+// (and its notices, see revocationNotice) forget why it holds no pins.
+func (m *Manager) recallSelfRevocationLocked() {
+	if m.cfg.Records == nil {
+		return
+	}
+	var newest *records.Record
+	for _, r := range m.cfg.Records.All() {
+		if r.Kind == records.KindRevoke && r.Subject == m.self && (newest == nil || r.IssuedAt.After(newest.IssuedAt)) {
+			if me := m.cfg.Self(); me != nil && r.Fingerprint == me.Fingerprint() {
+				newest = &r
+			}
+		}
+	}
+	if newest == nil {
+		return
+	}
+	for _, p := range m.order {
+		if pin, ok := m.cfg.Trust.Pin(p.spec.ID); ok && pin.AddedAt.After(newest.IssuedAt) {
+			return
+		}
+	}
+	m.revokedBy.Store(newest)
+}
+
 // noteSelfRevocation remembers r if it revokes our current key.
 func (m *Manager) noteSelfRevocation(r records.Record) {
 	if r.Kind != records.KindRevoke || r.Subject != m.self {
