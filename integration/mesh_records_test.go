@@ -145,6 +145,14 @@ func TestMeshRecords(t *testing.T) {
 		if p := peerIn(meshState(t, tb, "2_2"), "1_1"); !strings.Contains(p.Reason, "1_1 revoked this orchestrator's key at ") {
 			t.Errorf("2_2 sees 1_1 %s (%s), want the revocation of 2_2 as the reason", p.Status, p.Reason)
 		}
+		// A restart does not make it forget why.
+		if err := tb.Kill("2_2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.Start("2_2"); err != nil {
+			t.Fatal(err)
+		}
+		m.waitPeer(t, []string{"2_2"}, "1_1", state.Untrusted, "1_1 revoked this orchestrator's key at ", 5*time.Second)
 		m.trustAllOK(t)
 	})
 
