@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -310,4 +311,19 @@ func (ms *testMesh) startWith(name string, m *Manager) {
 			n.log.logf("Run: %v", err)
 		}
 	}()
+}
+
+// withRecords gives every node a record store of its own; on, when not
+// nil, returns the node's OnRecord (nil: none).
+func (ms *testMesh) withRecords(on func(name string) func(records.Record)) {
+	for _, name := range ms.order {
+		st, err := records.Open(filepath.Join(ms.t.TempDir(), "revocations.json"))
+		if err != nil {
+			ms.t.Fatal(err)
+		}
+		ms.nodes[name].recs = st
+		if on != nil {
+			ms.nodes[name].onRecord = on(name)
+		}
+	}
 }

@@ -297,22 +297,16 @@ func TestRecords(t *testing.T) {
 	ms := newMesh(t, "1_1", "1_2", "1_3")
 	ms.pinAll()
 	got := map[string]chan records.Record{}
-	for _, name := range ms.order {
-		n := ms.nodes[name]
-		st, err := records.Open(filepath.Join(t.TempDir(), "revocations.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+	ms.withRecords(func(name string) func(records.Record) {
 		c := make(chan records.Record, 8)
 		got[name] = c
-		n.recs = st
-		n.onRecord = func(r records.Record) {
-			if _, err := st.Add(r); err != nil {
+		return func(r records.Record) {
+			if _, err := ms.nodes[name].recs.Add(r); err != nil {
 				t.Errorf("%s: keeping record: %v", name, err)
 			}
 			c <- r
 		}
-	}
+	})
 	ms.start("1_1")
 	ms.start("1_2")
 	waitFor(t, 5*time.Second, "1_1 and 1_2 Authenticated", func() (bool, string) {

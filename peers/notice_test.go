@@ -1,7 +1,6 @@
 package peers
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,15 +29,10 @@ func TestRevocationNotice(t *testing.T) {
 			ms := newMesh(t, "1_1", "1_2")
 			ms.pinAll()
 			got := map[string]chan records.Record{}
-			for _, name := range ms.order {
-				st, err := records.Open(filepath.Join(t.TempDir(), "revocations.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
+			ms.withRecords(func(name string) func(records.Record) {
 				c := make(chan records.Record, 8)
 				got[name] = c
-				ms.nodes[name].recs = st
-				ms.nodes[name].onRecord = func(r records.Record) {
+				return func(r records.Record) {
 					if name == tc.revoked {
 						// What the agent does: drop the pins made before.
 						ms.nodes[name].trust.unpin(mustID(tc.issuer))
@@ -46,7 +40,7 @@ func TestRevocationNotice(t *testing.T) {
 					}
 					c <- r
 				}
-			}
+			})
 			ms.startAll()
 			ms.waitStatus(tc.issuer, tc.revoked, state.Authenticated, "", 5*time.Second)
 
@@ -130,16 +124,12 @@ func TestNoNoticeWhileRevoked(t *testing.T) {
 	ms := newMesh(t, "1_1", "1_2")
 	ms.pin("1_1", "1_2") // 1_1 dials; 1_2 pins nothing
 	got := make(chan records.Record, 4)
-	for _, name := range ms.order {
-		st, err := records.Open(filepath.Join(t.TempDir(), "revocations.json"))
-		if err != nil {
-			t.Fatal(err)
+	ms.withRecords(func(name string) func(records.Record) {
+		if name != "1_1" {
+			return nil
 		}
-		ms.nodes[name].recs = st
-		if name == "1_1" {
-			ms.nodes[name].onRecord = func(r records.Record) { got <- r }
-		}
-	}
+		return func(r records.Record) { got <- r }
+	})
 	// 1_2 holds an old revocation of 1_1's key, and 1_2 itself was revoked.
 	i11, i12 := ms.nodes["1_1"].self.Load(), ms.nodes["1_2"].self.Load()
 	old, err := records.New(records.KindRevoke, i12.ID, i12.Key, i11.ID, i11.Fingerprint(), time.Now())
