@@ -262,9 +262,9 @@ func trustPhase(ctx context.Context, o runOpts, res *Results, sites, perSite int
 			failItem(res, firstLine(err.Error()), key)
 			return err
 		}
-		logf("trust %dx%d run %d: command %.0f ms%s, mesh %.0f ms (slowest %s), clishd CPU %.2f s, machine busy %.0f%%, %d fsyncs",
+		logf("trust %dx%d run %d: command %.0f ms%s, mesh %.0f ms (slowest %s), clishd CPU %.2f s, machine busy %.0f%% (hypervisor steal %.1f%%), %d fsyncs",
 			sites, perSite, i+1, ms(r.Cmd), ifs(r.Failed != "", " (FAILED: "+r.Failed+"; retry "+fmtMs(ms(r.Retry))+")", ""),
-			ms(r.Mesh), r.Slowest, r.CPU, 100*r.MachineBusy, r.Fsyncs)
+			ms(r.Mesh), r.Slowest, r.CPU, 100*r.MachineBusy, 100*r.Steal, r.Fsyncs)
 		if r.Failed != "" {
 			failed++
 			failures = append(failures, fmt.Sprintf("after %s: %s", fmtMs(ms(r.Cmd)), r.Failed))
@@ -303,9 +303,10 @@ func trustPhase(ctx context.Context, o runOpts, res *Results, sites, perSite int
 			failed, runs, failures[0], md)
 	}
 	if it.Verdict != "pass" {
-		var busy []float64
+		var busy, steal []float64
 		for _, r := range runsOut {
 			busy = append(busy, r.MachineBusy*100)
+			steal = append(steal, r.Steal*100)
 		}
 		fsyncPart := ""
 		if perf && fsd.Median > 0 {
@@ -313,8 +314,8 @@ func trustPhase(ctx context.Context, o runOpts, res *Results, sites, perSite int
 				fsd.Median, fsd.Median/float64(n*(n-1)), fmtMs(fsyncMedian), fmtMs(fsd.Median*fsyncMedian))
 		}
 		it.Finding = fmt.Sprintf("measured breakdown (median of %d runs): trust command %s of the %s; all clishd together used %.2f s CPU in that window "+
-			"(%.2f of %d cores; machine %.0f%% busy), %.2f ms CPU per directed relation%s",
-			runs, fmtMs(cd.Median), fmtMs(md.Median), cpud.Median, cpud.Median/(md.Median/1000), numCPU(), dist("%", busy).Median,
+			"(%.2f of %d cores; machine %.0f%% busy, of it %.1f%% taken by the hypervisor for other guests), %.2f ms CPU per directed relation%s",
+			runs, fmtMs(cd.Median), fmtMs(md.Median), cpud.Median, cpud.Median/(md.Median/1000), numCPU(), dist("%", busy).Median, dist("%", steal).Median,
 			1000*cpud.Median/float64(n*(n-1)), fsyncPart)
 		if perf && time.Since(start) < 11*time.Minute && ctx.Err() == nil {
 			if prof, err := profileTrust(ctx, o, sites, perSite); err == nil {
