@@ -143,10 +143,11 @@ func TestEarlyRefusal(t *testing.T) {
 		sni  string
 		want error
 	}{
-		{"unpinned peer", sniName(mustID("1_1")), errEarlyRefusal},
+		{"unpinned peer that trusts us", sniName(mustID("1_1"), true), errEarlyRefusal},
+		{"unpinned peer that does not", sniName(mustID("1_1"), false), errEarlyRefusal},
 		{"no name", "", nil},
 		{"not an orchestrator", "example.com", nil},
-		{"unexpected ID", sniName(mustID("9_9")), nil},
+		{"unexpected ID", sniName(mustID("9_9"), true), nil},
 	} {
 		if _, err := m2.earlyRefusal(&tls.ClientHelloInfo{ServerName: tc.sni}); err != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
@@ -167,32 +168,69 @@ func TestEarlyRefusal(t *testing.T) {
 	}
 	// Once trusted, it is not refused any more.
 	ms.pin("1_2", "1_1")
-	if _, err := m2.earlyRefusal(&tls.ClientHelloInfo{ServerName: sniName(mustID("1_1"))}); err != nil {
+	if _, err := m2.earlyRefusal(&tls.ClientHelloInfo{ServerName: sniName(mustID("1_1"), true)}); err != nil {
 		t.Errorf("pinned peer refused early: %v", err)
+	}
+}
+
+// TestEarlyRefusalNudge: only a refused client that trusts us is waiting
+// for us to dial once we trust it; one that did not trust us either dials
+// by itself when it does, and a dial of ours would be a second session.
+func TestEarlyRefusalNudge(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		pinsServer bool
+		nudge      bool
+	}{
+		{"client trusted us", true, true},
+		{"client did not trust us", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ms := newMesh(t, "1_1", "1_2")
+			m2 := ms.start("1_2") // 1_1 stays down: no other handshakes
+			p := m2.peers[mustID("1_1")]
+			m2.mu.Lock()
+			p.presented = "SHA256:seen-before" // a full handshake showed its key
+			m2.mu.Unlock()
+			if _, err := m2.earlyRefusal(&tls.ClientHelloInfo{ServerName: sniName(mustID("1_1"), tc.pinsServer)}); err != errEarlyRefusal {
+				t.Fatalf("early refusal: %v", err)
+			}
+			// What Reconcile does for a newly trusted peer, with the dial
+			// far enough out that the loop does not take it meanwhile.
+			m2.mu.Lock()
+			m2.startTrustedLocked(p, true, m2.now(), time.Hour)
+			nudge := !p.nudgeAt.IsZero()
+			m2.mu.Unlock()
+			if nudge != tc.nudge {
+				t.Errorf("higher side dials after trusting: %v, want %v", nudge, tc.nudge)
+			}
+		})
 	}
 }
 
 func TestSNIName(t *testing.T) {
 	for _, s := range []string{"1_1", "254_254", "12_3"} {
 		id := mustID(s)
-		if got, ok := sniID(sniName(id)); !ok || got != id {
-			t.Errorf("%s: %q → %v %v", s, sniName(id), got, ok)
+		for _, pins := range []bool{true, false} {
+			if got, gotPins, ok := sniID(sniName(id, pins)); !ok || got != id || gotPins != pins {
+				t.Errorf("%s pins=%v: %q → %v %v %v", s, pins, sniName(id, pins), got, gotPins, ok)
+			}
 		}
 	}
-	for _, s := range []string{"", "o", "1-1", "ox-1", "o1-1-1", "o0-1"} {
-		if id, ok := sniID(s); ok {
+	for _, s := range []string{"", "o", "u", "1-1", "ox-1", "o1-1-1", "o0-1", "x1-1", "U1-1"} {
+		if id, _, ok := sniID(s); ok {
 			t.Errorf("%q parsed as %v", s, id)
 		}
 	}
 }
 
 func FuzzSNIName(f *testing.F) {
-	for _, s := range []string{"o1-2", "o254-254", "", "o-", "o1_2"} {
+	for _, s := range []string{"o1-2", "u1-2", "o254-254", "", "o-", "o1_2", "u"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if id, ok := sniID(s); ok && sniName(id) != s {
-			t.Fatalf("%q parsed as %v, which names itself %q", s, id, sniName(id))
+		if id, pins, ok := sniID(s); ok && sniName(id, pins) != s {
+			t.Fatalf("%q parsed as %v (pins %v), which names itself %q", s, id, pins, sniName(id, pins))
 		}
 	})
 }
