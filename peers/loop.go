@@ -69,6 +69,7 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 		m.mu.Lock()
 		down, live := m.linkDown[p.spec.Port], p.sess != nil || p.held
 		refused := p.status == state.Untrusted
+		known := !p.pinned && p.presented != "" && m.now().Sub(p.keySeenAt) < untrustedRefresh
 		if p.fresh {
 			bo.reset()
 			p.fresh = false
@@ -99,6 +100,8 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 		var out outcome
 		began := time.Now()
 		switch {
+		case p.dialer && known:
+			out = m.probeUntrusted(ctx, p)
 		case p.dialer || nudge:
 			out = m.connect(ctx, p)
 		case refused:
@@ -199,6 +202,7 @@ func (m *Manager) dialFailure(p *peer, err error) {
 
 // connect dials p, verifies it and serves the session until it ends.
 func (m *Manager) connect(ctx context.Context, p *peer) outcome {
+	m.testConnects.Add(1)
 	if !m.acquire(ctx) {
 		return outNetwork
 	}
@@ -301,6 +305,37 @@ func (m *Manager) probe(ctx context.Context, p *peer) outcome {
 		m.setStatus(p, state.Unknown, fmt.Sprintf("reachable at %s over %s sync; waiting for %s to open the session (the lower ID dials)", p.spec.Addr, p.spec.Port, p.spec.ID))
 	}
 	return outProbed
+}
+
+// untrustedRefresh is how long the key a peer we do not trust presented is
+// shown without a handshake to look again. Our own pin change kicks the
+// dial at once; until then a handshake only refreshes the displayed
+// fingerprint, and on a 64-node testbed before its trust those handshakes
+// (every 30 s per pair) cost more than the trusted mesh's liveness.
+const untrustedRefresh = 5 * time.Minute
+
+// probeUntrusted is the lower side's look at a peer we do not trust and
+// whose key a handshake showed lately: a bare TCP connect says whether it
+// is still reachable (Untrusted) or not (Unreachable).
+func (m *Manager) probeUntrusted(ctx context.Context, p *peer) outcome {
+	if !m.acquire(ctx) {
+		return outNetwork
+	}
+	raw, err := m.dialer(p).DialContext(ctx, "tcp", p.spec.Addr.String())
+	m.release()
+	if err != nil {
+		if ctx.Err() == nil {
+			m.dialFailure(p, err)
+		}
+		return outNetwork
+	}
+	raw.Close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.sess == nil && p.status != state.Untrusted {
+		m.setStatus(p, state.Untrusted, m.noPinReason(p, p.presented))
+	}
+	return outRefused
 }
 
 // listen accepts sessions on a until ctx ends, retrying the bind while the

@@ -462,3 +462,46 @@ func TestWithTrustStore(t *testing.T) {
 		t.Fatalf("right after Revoke returned: %s %q", p.Status, p.Reason)
 	}
 }
+
+// TestUntrustedProbe: the lower side, not trusting its peer, shows the key
+// one handshake showed and then only checks reachability with a TCP
+// connect, until untrustedRefresh has passed.
+func TestUntrustedProbe(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	ms.startAll()
+	ms.waitStatus("1_1", "1_2", state.Untrusted, "no trust established with 1_2 (presented SHA256:", 5*time.Second)
+	m1 := ms.m("1_1")
+	p := m1.peers[mustID("1_2")]
+	kick := func() {
+		m1.mu.Lock()
+		p.kickLoop(true)
+		m1.mu.Unlock()
+	}
+	n0 := m1.testConnects.Load()
+	for range 3 {
+		kick()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := m1.testConnects.Load(); n != n0 {
+		t.Errorf("%d TLS dials to a peer whose key was just shown, want 0", n-n0)
+	}
+	ms.waitStatus("1_1", "1_2", state.Untrusted, "no trust established with 1_2 (presented SHA256:", time.Second)
+
+	ms.stop("1_2")
+	kick()
+	ms.waitStatus("1_1", "1_2", state.Unreachable, "no TCP connection to", 5*time.Second)
+	ms.start("1_2")
+	kick()
+	ms.waitStatus("1_1", "1_2", state.Untrusted, "no trust established with 1_2 (presented SHA256:", 5*time.Second)
+
+	m1.mu.Lock()
+	p.keySeenAt = p.keySeenAt.Add(-untrustedRefresh)
+	m1.mu.Unlock()
+	n0 = m1.testConnects.Load()
+	kick()
+	waitFor(t, 5*time.Second, "a TLS dial once the key is old", func() (bool, string) {
+		n := m1.testConnects.Load()
+		return n > n0, fmt.Sprintf("%d dials", n-n0)
+	})
+}

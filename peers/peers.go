@@ -118,6 +118,8 @@ type Manager struct {
 	testMuteUDP atomic.Bool
 	// testListenDelay holds back the listeners (a loaded host's start).
 	testListenDelay time.Duration
+	// testConnects counts TLS dials.
+	testConnects atomic.Int32
 
 	// udpSnap and tickSess are the sockets and the sessions for the
 	// tick, which takes no lock.
@@ -180,6 +182,7 @@ type peer struct {
 	// presented is the fingerprint a refused or failed handshake showed
 	// since: unverified, so never shown as the peer's fingerprint.
 	presented string
+	keySeenAt time.Time // when a handshake last showed presented
 }
 
 // New prepares a Manager; nothing touches the network before Run.
@@ -467,9 +470,12 @@ func (m *Manager) setIfIdle(p *peer, status, reason, fp string) {
 		m.limiter.logf(m.logf, "idle:"+p.spec.ID.String(), "peers: %s: %s (a session is up; status unchanged)", p.spec.ID, reason)
 		return
 	}
-	if fp != "" && fp != p.presented {
-		p.presented = fp
-		m.changed()
+	if fp != "" {
+		p.keySeenAt = m.now()
+		if fp != p.presented {
+			p.presented = fp
+			m.changed()
+		}
 	}
 	m.setStatus(p, status, reason)
 }
