@@ -69,7 +69,10 @@ func (m *Manager) loop(ctx context.Context, p *peer) {
 		m.mu.Lock()
 		down, live := m.linkDown[p.spec.Port], p.sess != nil || p.held
 		refused := p.status == state.Untrusted
-		known := !p.pinned && p.presented != "" && m.now().Sub(p.keySeenAt) < untrustedRefresh
+		// A key we hold revocations of is told so on every handshake
+		// (revocationNotice): those dials stay handshakes.
+		known := !p.pinned && p.presented != "" && m.now().Sub(p.keySeenAt) < untrustedRefresh &&
+			m.revocationNotice(p.spec.ID, p.presented) == nil
 		if p.fresh {
 			bo.reset()
 			p.fresh = false

@@ -90,6 +90,18 @@ func TestRevocationNotice(t *testing.T) {
 				}
 			} else {
 				waitFor(t, 2*time.Second, "the issuer logs the notice", told)
+				if tc.issuer == "1_1" {
+					// The issuer dials: a key it holds revocations of is
+					// handshaken again (told again), never only probed.
+					mi := ms.m(tc.issuer)
+					n0 := mi.testConnects.Load()
+					mi.mu.Lock()
+					mi.peers[mustID(tc.revoked)].kickLoop(true)
+					mi.mu.Unlock()
+					waitFor(t, 3*time.Second, "another handshake with the revoked key", func() (bool, string) {
+						return mi.testConnects.Load() > n0, ""
+					})
+				}
 				// Its status says who revoked it and what undoes it.
 				want := tc.issuer + " revoked this orchestrator's key at "
 				waitFor(t, 3*time.Second, "the revoked one's reason names the revocation", func() (bool, string) {
