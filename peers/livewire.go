@@ -27,6 +27,11 @@ import (
 // keys come from the session's TLS exporter (RFC 8446 §7.5), so only the two
 // ends of that TLS session can make or check them, and they die with it.
 // The counter only grows: a replayed or reflected datagram proves nothing.
+// Its top bit is the slow flag (protocol version 3): the sender is in a
+// trust storm and sends only every slowInterval, so the receiver judges
+// that session with strainedDeadAfter until an unflagged datagram comes.
+// During the storm, every node judges its own peers that way anyway; the
+// flag covers the peer whose storm ended first.
 
 const (
 	liveMagic    = "OLV1"
@@ -35,6 +40,7 @@ const (
 	livePktLen   = len(liveMagic) + liveTagLen + 8 + liveMACLen
 	liveExporter = "EXPORTER-orchd-liveness-v1"
 	liveKeyLen   = 32
+	liveSlowBit  = uint64(1) << 63
 )
 
 type liveTag [liveTagLen]byte
@@ -47,6 +53,13 @@ type liveKeys struct {
 	send, recv hash.Hash
 	sendCtr    uint64
 	recvCtr    uint64 // highest counter accepted
+	// sentSlow: our last datagram carried the slow flag; peerSlow: the
+	// peer's last accepted one did (judge it as under strain).
+	sentSlow, peerSlow bool
+	// sinceSend counts full ticks since our last datagram; slowOK: the
+	// peer speaks version 3 (understands the slow flag).
+	sinceSend int
+	slowOK    bool
 	// sum is scratch for the MACs: a local array would escape through
 	// hash.Hash and cost an allocation per datagram (garbage, and a GC
 	// cycle stalls the tick on a busy host).
@@ -74,13 +87,18 @@ func deriveLiveKeys(cs tls.ConnectionState, lower bool) (*liveKeys, error) {
 	return k, nil
 }
 
-// appendDatagram appends the next datagram to dst.
-func (k *liveKeys) appendDatagram(dst []byte) []byte {
+// appendDatagram appends the next datagram to dst, flagged slow or not.
+func (k *liveKeys) appendDatagram(dst []byte, slow bool) []byte {
 	k.sendCtr++
+	k.sentSlow = slow
+	ctr := k.sendCtr
+	if slow {
+		ctr |= liveSlowBit
+	}
 	start := len(dst)
 	dst = append(dst, liveMagic...)
 	dst = append(dst, k.tag[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, k.sendCtr)
+	dst = binary.BigEndian.AppendUint64(dst, ctr)
 	k.send.Reset()
 	k.send.Write(dst[start:])
 	return append(dst, k.send.Sum(k.sum[:0])[:liveMACLen]...)
@@ -95,13 +113,15 @@ func (k *liveKeys) accept(d liveDatagram) bool {
 		return false
 	}
 	k.recvCtr = d.counter
+	k.peerSlow = d.slow
 	return true
 }
 
 // liveDatagram is a parsed, not yet authenticated datagram.
 type liveDatagram struct {
 	tag     liveTag
-	counter uint64
+	counter uint64 // without the slow flag
+	slow    bool
 	signed  []byte // the bytes the MAC covers
 	mac     []byte
 }
@@ -120,7 +140,8 @@ func parseDatagram(b []byte) (liveDatagram, error) {
 	p := len(liveMagic)
 	copy(d.tag[:], b[p:p+liveTagLen])
 	p += liveTagLen
-	d.counter = binary.BigEndian.Uint64(b[p : p+8])
+	ctr := binary.BigEndian.Uint64(b[p : p+8])
+	d.counter, d.slow = ctr&^liveSlowBit, ctr&liveSlowBit != 0
 	p += 8
 	d.signed, d.mac = b[:p], b[p:]
 	return d, nil

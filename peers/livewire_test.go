@@ -25,28 +25,37 @@ func livePair() (lower, higher *liveKeys) {
 
 func TestLiveDatagram(t *testing.T) {
 	lower, higher := livePair()
-	first := lower.appendDatagram(nil)
+	first := lower.appendDatagram(nil, false)
 	if len(first) != livePktLen {
 		t.Fatalf("datagram of %d bytes, want %d", len(first), livePktLen)
 	}
-	second := lower.appendDatagram(nil)
+	second := lower.appendDatagram(nil, false)
 	flipped := bytes.Clone(second)
 	flipped[len(liveMagic)+liveTagLen+7] ^= 1 // the counter
 	badMAC := bytes.Clone(second)
 	badMAC[len(badMAC)-1] ^= 1
-	own := higher.appendDatagram(nil)
+	own := higher.appendDatagram(nil, false)
+	slow := lower.appendDatagram(nil, true)
+	unflagged := bytes.Clone(slow)
+	unflagged[len(liveMagic)+liveTagLen] &^= 0x80 // the slow flag
+	fast := lower.appendDatagram(nil, false)
 	for _, tc := range []struct {
-		name string
-		b    []byte
-		want bool
+		name     string
+		b        []byte
+		want     bool
+		wantSlow bool // the peer's slow flag after it
 	}{
-		{"first", first, true},
-		{"replayed", first, false},
-		{"counter altered", flipped, false},
-		{"MAC altered", badMAC, false},
-		{"second", second, true},
-		{"older after newer", first, false},
-		{"our own, reflected", own, false},
+		{"first", first, true, false},
+		{"replayed", first, false, false},
+		{"counter altered", flipped, false, false},
+		{"MAC altered", badMAC, false, false},
+		{"second", second, true, false},
+		{"older after newer", first, false, false},
+		{"our own, reflected", own, false, false},
+		{"slow flag cleared", unflagged, false, false},
+		{"slow", slow, true, true},
+		{"slow, replayed", slow, false, true},
+		{"fast again", fast, true, false},
 	} {
 		d, err := parseDatagram(tc.b)
 		if err != nil {
@@ -54,6 +63,9 @@ func TestLiveDatagram(t *testing.T) {
 		}
 		if got := higher.accept(d); got != tc.want {
 			t.Errorf("%s: accepted %v, want %v", tc.name, got, tc.want)
+		}
+		if higher.peerSlow != tc.wantSlow {
+			t.Errorf("%s: peer slow %v, want %v", tc.name, higher.peerSlow, tc.wantSlow)
 		}
 	}
 	for _, b := range [][]byte{nil, first[:livePktLen-1], append(bytes.Clone(first), 0), append([]byte("XLV1"), first[4:]...)} {
@@ -65,7 +77,8 @@ func TestLiveDatagram(t *testing.T) {
 
 func FuzzParseDatagram(f *testing.F) {
 	lower, _ := livePair()
-	f.Add(lower.appendDatagram(nil))
+	f.Add(lower.appendDatagram(nil, false))
+	f.Add(lower.appendDatagram(nil, true))
 	f.Add([]byte(liveMagic))
 	f.Add(make([]byte, livePktLen))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -81,7 +94,7 @@ func FuzzParseDatagram(f *testing.F) {
 		if higher.accept(d) {
 			lower, _ := livePair()
 			lower.sendCtr = d.counter - 1
-			if !bytes.Equal(lower.appendDatagram(nil), b) {
+			if !bytes.Equal(lower.appendDatagram(nil, d.slow), b) {
 				t.Fatalf("accepted a datagram the key did not make: %x", b)
 			}
 		}
@@ -242,7 +255,7 @@ func TestDatagramNoAllocs(t *testing.T) {
 	lower, higher := livePair()
 	buf := make([]byte, 0, livePktLen)
 	allocs := testing.AllocsPerRun(100, func() {
-		b := lower.appendDatagram(buf[:0])
+		b := lower.appendDatagram(buf[:0], false)
 		d, err := parseDatagram(b)
 		if err != nil || !higher.accept(d) {
 			t.Fatal("datagram refused")
@@ -322,5 +335,58 @@ func TestFirstSessionHasDatagrams(t *testing.T) {
 		}
 		ms.stop("1_1")
 		ms.stop("1_2")
+	}
+}
+
+// TestSlowLivenessInStorm: in a trust storm a node sends its datagrams
+// every slowInterval, flagged, and a peer whose own storm is over judges
+// it with strainedDeadAfter while the flag lasts (no false death); once
+// the storm ends, the datagrams are fast again and a silence is judged at
+// DeadAfter.
+func TestSlowLivenessInStorm(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	ms.pinAll()
+	ms.startAll()
+	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+	sess := func(a, b string) *session {
+		m := ms.m(a)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.peers[mustID(b)].sess
+	}
+	waitFor(t, 3*time.Second, "datagrams in both directions", func() (bool, string) {
+		s1, s2 := sess("1_1", "1_2"), sess("1_2", "1_1")
+		return s1 != nil && s2 != nil && s1.udpOut.Load() && s2.udpOut.Load(), "a session still sends TLS heartbeats"
+	})
+	m1, m2 := ms.m("1_1"), ms.m("1_2")
+	m1.stormUntil.Store(0)
+	m2.stormUntil.Store(time.Now().Add(time.Hour).UnixNano())
+	s := sess("1_1", "1_2")
+	// What 1_1 hears of 1_2: gaps of about slowInterval, longer than
+	// DeadAfter, and 1_2 stays Authenticated.
+	var maxGap time.Duration
+	last, lastAt := s.lastHeard.Load(), time.Now()
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if h := s.lastHeard.Load(); h != last {
+			last, lastAt = h, time.Now()
+		} else if g := time.Since(lastAt); g > maxGap {
+			maxGap = g
+		}
+	}
+	if maxGap < testDeadAfter {
+		t.Errorf("longest silence of 1_2 in its storm %s, want about %s (slow datagrams)", maxGap, slowInterval)
+	}
+	if p := peerOf(m1, "1_2"); p.Status != state.Authenticated || sess("1_1", "1_2") != s {
+		t.Fatalf("1_2's slow datagrams ended its session: %s: %s", p.Status, p.Reason)
+	}
+	// The storm ends: fast datagrams, then a silence is judged at DeadAfter.
+	m2.stormUntil.Store(0)
+	time.Sleep(3 * testHeartbeat)
+	m2.testMuteUDP.Store(true)
+	start := time.Now()
+	ms.waitStatus("1_1", "1_2", state.Unreachable, "no heartbeat from 1_2 for 800ms", testDeadAfter+time.Second)
+	if d := time.Since(start); d > testDeadAfter+testHeartbeat*5 {
+		t.Errorf("silence judged after %s, want about %s once the storm is over", d, testDeadAfter)
 	}
 }

@@ -210,7 +210,7 @@ func (m *Manager) runSession(ctx context.Context, hs *handshake, conn *tls.Conn,
 			err = protof("expected hello first, got %s", msg.msgType())
 		} else if h.From != p.spec.ID {
 			err = protof("hello from %s on a session authenticated as %s", h.From, p.spec.ID)
-		} else if s.setupLiveness(udp, remote, h.UDPPort); !m.attach(s, hs, h) {
+		} else if s.setupLiveness(udp, remote, h.UDPPort, h.Version >= 3); !m.attach(s, hs, h) {
 			s.close(nil, true)
 			return false, false
 		}
@@ -290,8 +290,9 @@ func (m *Manager) attach(s *session, hs *handshake, h *helloMsg) bool {
 }
 
 // setupLiveness prepares liveness datagrams when the peer offered them
-// (udpPort) and we have a socket on the session's local address.
-func (s *session) setupLiveness(udp *udpSock, remote netip.Addr, udpPort int) {
+// (udpPort) and we have a socket on the session's local address; slowOK
+// says the peer understands the slow flag (protocol version 3).
+func (s *session) setupLiveness(udp *udpSock, remote netip.Addr, udpPort int, slowOK bool) {
 	if udp == nil || udpPort <= 0 || !remote.IsValid() {
 		return
 	}
@@ -300,6 +301,7 @@ func (s *session) setupLiveness(udp *udpSock, remote netip.Addr, udpPort int) {
 		s.m.logf("peers: %s: %v; TLS heartbeats only", s.p.spec.ID, err)
 		return
 	}
+	k.slowOK = slowOK
 	s.live, s.udp, s.udpTo = k, udp, netip.AddrPortFrom(remote, uint16(udpPort))
 }
 

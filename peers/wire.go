@@ -26,8 +26,9 @@ const maxFrame = 64 << 10
 
 // protocolVersion is sent in hello so that a later version can avoid sending
 // message types an older peer would reject.
-// Version 2 added the record exchange (have, records).
-const protocolVersion = 2
+// Version 2 added the record exchange (have, records); version 3 the slow
+// flag of liveness datagrams (livewire.go), sent only to version 3 peers.
+const protocolVersion = 3
 
 // Message types.
 const (
