@@ -101,25 +101,33 @@ func FuzzParseDatagram(f *testing.F) {
 	})
 }
 
-// TestLivenessDatagrams: on a direct path the sessions switch to
-// datagrams (no TLS heartbeats), and a peer whose datagrams stop is
-// Unreachable within DeadAfter, while its TCP session is still open.
-func TestLivenessDatagrams(t *testing.T) {
-	t.Parallel()
-	ms := newMesh(t, "1_1", "1_2")
+// datagramPair trusts and starts 1_1 and 1_2 and waits until each sends
+// the other datagrams; it returns a's session with b.
+func (ms *testMesh) datagramPair() func(a, b string) *session {
+	ms.t.Helper()
 	ms.pinAll()
 	ms.startAll()
-	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+	waitFor(ms.t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
 	sess := func(a, b string) *session {
 		m := ms.m(a)
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return m.peers[mustID(b)].sess
 	}
-	waitFor(t, 3*time.Second, "datagrams in both directions", func() (bool, string) {
+	waitFor(ms.t, 3*time.Second, "datagrams in both directions", func() (bool, string) {
 		s1, s2 := sess("1_1", "1_2"), sess("1_2", "1_1")
 		return s1 != nil && s2 != nil && s1.udpOut.Load() && s2.udpOut.Load(), "a session still sends TLS heartbeats"
 	})
+	return sess
+}
+
+// TestLivenessDatagrams: on a direct path the sessions switch to
+// datagrams (no TLS heartbeats), and a peer whose datagrams stop is
+// Unreachable within DeadAfter, while its TCP session is still open.
+func TestLivenessDatagrams(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	sess := ms.datagramPair()
 	// Events (a delayed view, records) may still be written; heartbeats
 	// every testHeartbeat may not: the TLS session must fall quiet.
 	s := sess("1_1", "1_2")
@@ -346,19 +354,7 @@ func TestFirstSessionHasDatagrams(t *testing.T) {
 func TestSlowLivenessInStorm(t *testing.T) {
 	t.Parallel()
 	ms := newMesh(t, "1_1", "1_2")
-	ms.pinAll()
-	ms.startAll()
-	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
-	sess := func(a, b string) *session {
-		m := ms.m(a)
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.peers[mustID(b)].sess
-	}
-	waitFor(t, 3*time.Second, "datagrams in both directions", func() (bool, string) {
-		s1, s2 := sess("1_1", "1_2"), sess("1_2", "1_1")
-		return s1 != nil && s2 != nil && s1.udpOut.Load() && s2.udpOut.Load(), "a session still sends TLS heartbeats"
-	})
+	sess := ms.datagramPair()
 	m1, m2 := ms.m("1_1"), ms.m("1_2")
 	m1.stormUntil.Store(0)
 	m2.stormUntil.Store(time.Now().Add(time.Hour).UnixNano())

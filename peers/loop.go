@@ -290,8 +290,22 @@ func (m *Manager) refusedReason(p *peer, err error) string {
 // probe tells the higher side whether the lower one can be reached at all,
 // with a bare TCP connect: no handshake, so it costs next to nothing.
 func (m *Manager) probe(ctx context.Context, p *peer) outcome {
-	if !m.acquire(ctx) {
+	if !m.reach(ctx, p) {
 		return outProbed
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.sess == nil && p.status != state.Untrusted {
+		m.setStatus(p, state.Unknown, fmt.Sprintf("reachable at %s over %s sync; waiting for %s to open the session (the lower ID dials)", p.spec.Addr, p.spec.Port, p.spec.ID))
+	}
+	return outProbed
+}
+
+// reach says whether a bare TCP connect to p succeeds; a failure is p's
+// status (Unreachable).
+func (m *Manager) reach(ctx context.Context, p *peer) bool {
+	if !m.acquire(ctx) {
+		return false
 	}
 	raw, err := m.dialer(p).DialContext(ctx, "tcp", p.spec.Addr.String())
 	m.release()
@@ -299,15 +313,10 @@ func (m *Manager) probe(ctx context.Context, p *peer) outcome {
 		if ctx.Err() == nil {
 			m.dialFailure(p, err)
 		}
-		return outProbed
+		return false
 	}
 	raw.Close()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p.sess == nil && p.status != state.Untrusted {
-		m.setStatus(p, state.Unknown, fmt.Sprintf("reachable at %s over %s sync; waiting for %s to open the session (the lower ID dials)", p.spec.Addr, p.spec.Port, p.spec.ID))
-	}
-	return outProbed
+	return true
 }
 
 // untrustedRefresh is how long the key a peer we do not trust presented is
@@ -321,18 +330,9 @@ const untrustedRefresh = 5 * time.Minute
 // whose key a handshake showed lately: a bare TCP connect says whether it
 // is still reachable (Untrusted) or not (Unreachable).
 func (m *Manager) probeUntrusted(ctx context.Context, p *peer) outcome {
-	if !m.acquire(ctx) {
+	if !m.reach(ctx, p) {
 		return outNetwork
 	}
-	raw, err := m.dialer(p).DialContext(ctx, "tcp", p.spec.Addr.String())
-	m.release()
-	if err != nil {
-		if ctx.Err() == nil {
-			m.dialFailure(p, err)
-		}
-		return outNetwork
-	}
-	raw.Close()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if p.sess == nil && p.status != state.Untrusted {
