@@ -53,22 +53,37 @@ func TestHold(t *testing.T) {
 }
 
 // TestTrustStorm: newly trusting a peer makes a storm that lasts stormHold
-// past its first session; a reconnect of a peer trusted before does not.
+// past its first session; a reconnect of a peer trusted before does not;
+// a mesh smaller than stormMinPeers has none.
 func TestTrustStorm(t *testing.T) {
 	t.Parallel()
-	ms := newMesh(t, "1_1", "1_2")
+	ms := newMesh(t, "1_1", "1_2", "1_3")
 	ms.startAll()
 	ms.waitStatus("1_1", "1_2", state.Untrusted, "", 5*time.Second)
+	for _, n := range []string{"1_1", "1_2"} {
+		m := ms.m(n)
+		m.mu.Lock()
+		m.stormMinPeers = 2
+		m.mu.Unlock()
+	}
 	before := time.Now()
 	ms.pinAll()
-	ms.m("1_1").Reconcile()
-	ms.m("1_2").Reconcile()
+	for _, n := range ms.order {
+		ms.m(n).Reconcile()
+	}
+	// 1_3 kept the default: two peers are no storm.
+	if until := ms.m("1_3").stormUntil.Load(); until != 0 {
+		t.Errorf("1_3 (2 peers, fewer than %d): storm until %v after the trust, want none", stormMinPeers, time.Unix(0, until))
+	}
 	for _, n := range []string{"1_1", "1_2"} {
 		if until := time.Unix(0, ms.m(n).stormUntil.Load()); until.Before(before.Add(stormHold)) || !ms.m(n).TrustStorm() {
 			t.Errorf("%s: storm until %v right after the trust, want at least %v", n, until, before.Add(stormHold))
 		}
 	}
 	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+	if until := ms.m("1_3").stormUntil.Load(); until != 0 {
+		t.Errorf("1_3: its first sessions made a storm until %v, want none", time.Unix(0, until))
+	}
 	m := ms.m("1_1")
 	m.mu.Lock()
 	trustedAt := m.peers[mustID("1_2")].trustedAt

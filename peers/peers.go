@@ -131,6 +131,8 @@ type Manager struct {
 	// stormUntil (unix ns): judge silence as under strain until then
 	// (tick.go, trustStormLocked).
 	stormUntil atomic.Int64
+	// stormMinPeers is the const of that name; tests lower it.
+	stormMinPeers int
 
 	// revokedBy is the last record received that revokes our current
 	// key: the pins dropped after it are explained by it (noPinReason).
@@ -204,6 +206,8 @@ func New(cfg Config) *Manager {
 		meshNot:  make(chan struct{}, 1),
 		peers:    map[identity.ID]*peer{},
 		linkDown: map[string]bool{},
+
+		stormMinPeers: stormMinPeers,
 	}
 	m.self = cfg.Self().ID
 	for _, spec := range cfg.Peers {
