@@ -8,13 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/orchd/orchd/internal/argon2"
 )
 
 // Params are argon2id cost parameters.
@@ -77,30 +74,7 @@ func deriveContext(ctx context.Context, password string, salt []byte, p Params, 
 	}
 	key := kdf([]byte(password), salt, p.Time, p.Memory, p.Threads, n)
 	<-kdfSlots
-	releaseKDFMemory()
 	return key, nil
-}
-
-// releaseKDFMemory hands the KDF's memory back to the OS a moment after
-// the last derivation. Each one allocates Params.Memory (12 MiB); without
-// this the daemon's RSS keeps the high-water mark of the last login burst
-// (a trust-all brings one login per peer), which breaks DESIGN §7's idle-RSS
-// bar. Debounced, so a burst pays for one forced GC.
-var (
-	releaseMu    sync.Mutex
-	releaseTimer *time.Timer
-)
-
-const releaseDelay = 500 * time.Millisecond
-
-func releaseKDFMemory() {
-	releaseMu.Lock()
-	defer releaseMu.Unlock()
-	if releaseTimer == nil {
-		releaseTimer = time.AfterFunc(releaseDelay, debug.FreeOSMemory)
-		return
-	}
-	releaseTimer.Reset(releaseDelay)
 }
 
 // Hash returns a salted argon2id hash of password with DefaultParams, as

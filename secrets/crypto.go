@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"runtime/debug"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/orchd/orchd/internal/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -78,14 +76,11 @@ func CheckPassphrase(p []byte) error {
 	return nil
 }
 
-// deriveKEK runs argon2id and hands its memory back to the OS at once: an
-// unseal is rare, and the daemon's idle RSS bar (DESIGN §7) must not carry
-// the KDF's 64 MiB high-water mark.
+// deriveKEK runs argon2id. Its 64 MiB go back to the OS as it returns
+// (internal/argon2 unmaps them): the daemon's idle RSS bar (DESIGN §7)
+// must not carry that high-water mark.
 func deriveKEK(pass, salt []byte, p KDFParams) []byte {
-	k := argon2.IDKey(pass, salt, p.Time, p.Memory, p.Threads, keyLen)
-	runtime.GC()
-	debug.FreeOSMemory()
-	return k
+	return argon2.IDKey(pass, salt, p.Time, p.Memory, p.Threads, keyLen)
 }
 
 func randomBytes(n int) ([]byte, error) {
