@@ -51,6 +51,7 @@ func (a *Agent) setupMesh() error {
 		OnChange:  a.markDirty,
 		Records:   a.records,
 		OnRecord:  func(r records.Record) { a.applyRecord(r, "received") },
+		OnStorm:   stormGC(),
 		OnMeshChange: func() {
 			select {
 			case a.meshDirty <- struct{}{}:

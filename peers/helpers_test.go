@@ -148,8 +148,10 @@ type testMesh struct {
 	nodes  map[string]*node
 	order  []string
 	specOf func(from, to *node) PeerSpec
-	hb     time.Duration
-	dead   time.Duration
+	// configure, if set, changes a node's Config before New.
+	configure func(n *node, cfg *Config)
+	hb        time.Duration
+	dead      time.Duration
 }
 
 var meshSeq atomic.Uint32
@@ -221,6 +223,9 @@ func (ms *testMesh) config(n *node) Config {
 			spec = ms.specOf(n, ms.nodes[o])
 		}
 		cfg.Peers = append(cfg.Peers, spec)
+	}
+	if ms.configure != nil {
+		ms.configure(n, &cfg)
 	}
 	return cfg
 }

@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +101,40 @@ func TestTrustStorm(t *testing.T) {
 	waitFor(t, 5*time.Second, "all Authenticated again", ms.allAuthenticated)
 	if until := m.stormUntil.Load(); until != 0 || m.TrustStorm() {
 		t.Errorf("a reconnect made a storm until %v", time.Unix(0, until))
+	}
+}
+
+// TestOnStorm: the hook hears a storm's start and its end, once each.
+func TestOnStorm(t *testing.T) {
+	t.Parallel()
+	ms := newMesh(t, "1_1", "1_2")
+	var mu sync.Mutex
+	calls := map[string][]bool{}
+	ms.configure = func(n *node, cfg *Config) {
+		cfg.OnStorm = func(storm bool) {
+			mu.Lock()
+			calls[n.name] = append(calls[n.name], storm)
+			mu.Unlock()
+		}
+	}
+	ms.startAll()
+	ms.waitStatus("1_1", "1_2", state.Untrusted, "", 5*time.Second)
+	m := ms.m("1_1")
+	m.mu.Lock()
+	m.stormMinPeers = 1
+	m.mu.Unlock()
+	ms.pinAll()
+	ms.m("1_1").Reconcile()
+	ms.m("1_2").Reconcile()
+	waitFor(t, 5*time.Second, "all Authenticated", ms.allAuthenticated)
+	waitFor(t, stormHold+2*time.Second, "1_1's storm over", func() (bool, string) { return !m.TrustStorm(), "storm on" })
+	time.Sleep(3 * testHeartbeat) // a tick or two to notice
+	mu.Lock()
+	defer mu.Unlock()
+	if got := calls["1_1"]; len(got) != 2 || !got[0] || got[1] {
+		t.Errorf("1_1 (a storm): OnStorm calls %v, want [true false]", got)
+	}
+	if got := calls["1_2"]; len(got) != 0 {
+		t.Errorf("1_2 (1 peer, no storm): OnStorm calls %v, want none", got)
 	}
 }

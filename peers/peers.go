@@ -76,6 +76,9 @@ type Config struct {
 	// other sessions; the daemon keeps and applies it. It runs outside the
 	// session goroutines and may block briefly.
 	OnRecord func(records.Record)
+	// OnStorm is called from the liveness tick when a trust storm
+	// (TrustStorm) begins (true) and when it ends (false).
+	OnStorm func(storm bool)
 	// StartLinksDown treats every port as down until LinkState(port, true),
 	// so a daemon whose sync interfaces do not exist stays silent on the
 	// network (DESIGN §6).

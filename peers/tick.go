@@ -68,6 +68,7 @@ func (m *Manager) ticker(ctx context.Context) {
 	// verdictAt is the earliest moment before the next tick at which a
 	// session's silence reaches its limit (zero: none).
 	var verdictAt time.Time
+	inStorm := false
 	for n := 0; ; {
 		target, full := next.Add(period), true
 		if !verdictAt.IsZero() && verdictAt.Before(target) {
@@ -83,6 +84,12 @@ func (m *Manager) ticker(ctx context.Context) {
 			return
 		}
 		now := time.Now()
+		if storm := now.UnixNano() < m.stormUntil.Load(); storm != inStorm {
+			inStorm = storm
+			if m.cfg.OnStorm != nil {
+				m.cfg.OnStorm(storm)
+			}
+		}
 		// Lateness is past the intended wake: a verdict due while we were
 		// busy (or frozen) is due at once, which is not late.
 		late := now.Sub(target)
