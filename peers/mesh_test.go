@@ -374,7 +374,8 @@ func TestRecords(t *testing.T) {
 }
 
 // TestSetPeers: a member added while running is dialed at once; a removed
-// one is disconnected and no longer listed.
+// one is disconnected and no longer listed. Settled follows along: every
+// listed peer Authenticated, whichever way the list changed.
 func TestSetPeers(t *testing.T) {
 	t.Parallel()
 	ms := newMesh(t, "1_1", "1_2", "1_3")
@@ -390,17 +391,30 @@ func TestSetPeers(t *testing.T) {
 	if p := peerOf(ms.m("1_1"), "1_3"); p.ID != "" {
 		t.Fatalf("1_3 listed before it was added: %+v", p)
 	}
+	settled := func(want bool, when string) {
+		t.Helper()
+		if got := ms.m("1_1").Settled(); got != want {
+			t.Errorf("%s: 1_1 Settled() = %v, want %v (peers %+v)", when, got, want, ms.m("1_1").Statuses())
+		}
+	}
+	settled(true, "1_2 its only peer, Authenticated")
 	ms.m("1_1").SetPeers(full)
+	settled(false, "1_3 added, no session yet")
 	ms.waitStatus("1_1", "1_3", state.Authenticated, "", 3*time.Second)
 	ms.waitStatus("1_3", "1_1", state.Authenticated, "", 3*time.Second)
+	settled(true, "both Authenticated")
 	ms.m("1_1").SetPeers(full[1:])
 	if p := peerOf(ms.m("1_1"), "1_2"); p.ID != "" {
 		t.Fatalf("1_2 still listed after removal: %+v", p)
 	}
+	settled(true, "Authenticated 1_2 removed, 1_3 left")
 	waitFor(t, 3*time.Second, "1_2 no longer Authenticated with 1_1", func() (bool, string) {
 		p := peerOf(ms.m("1_2"), "1_1")
 		return p.Status != state.Authenticated, p.Reason
 	})
+	ms.stop("1_3")
+	ms.waitStatus("1_1", "1_3", state.Unreachable, "", 5*time.Second)
+	settled(false, "1_3 stopped")
 }
 
 // TestGarbageClosesSession: a frame that does not decode ends the session

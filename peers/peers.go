@@ -130,6 +130,7 @@ type Manager struct {
 	tickSess atomic.Pointer[tickSessions]
 
 	npeers atomic.Int32 // len(peers), for lock-free readers
+	nauth  atomic.Int32 // peers Authenticated, for Settled
 
 	// stormUntil (unix ns): judge silence as under strain until then
 	// (tick.go, trustStormLocked).
@@ -273,6 +274,9 @@ func (m *Manager) SetPeers(specs []PeerSpec) {
 		}
 		delete(m.peers, p.spec.ID)
 		m.npeers.Store(int32(len(m.peers)))
+		if p.status == state.Authenticated {
+			m.nauth.Add(-1)
+		}
 		for _, q := range m.order {
 			if q.sess != nil {
 				q.sess.viewChanged()
@@ -444,6 +448,12 @@ func (m *Manager) setStatus(p *peer, status, reason string) {
 				q.sess.viewChanged()
 			}
 		}
+	}
+	switch {
+	case status == state.Authenticated && p.status != state.Authenticated:
+		m.nauth.Add(1)
+	case status != state.Authenticated && p.status == state.Authenticated:
+		m.nauth.Add(-1)
 	}
 	p.status, p.reason = status, reason
 	if status == state.Untrusted {

@@ -403,6 +403,14 @@ func (s *session) viewHeld(now time.Time) bool {
 // PeerCount is the number of expected peers.
 func (m *Manager) PeerCount() int { return int(m.npeers.Load()) }
 
+// Settled reports whether every expected peer is Authenticated: a trust
+// storm is over for this node's own relations, whatever its peers still
+// set up among themselves.
+func (m *Manager) Settled() bool {
+	n := m.npeers.Load()
+	return n > 0 && m.nauth.Load() == n
+}
+
 // Constant frames, encoded once.
 var (
 	heartbeatFrame, _ = appendFrame(nil, &wireHeartbeat{Type: typeHeartbeat})
