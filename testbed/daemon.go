@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -86,7 +88,7 @@ func (tb *Testbed) startDaemon(n *Node) error {
 	defer f.Close()
 	bin := tb.Opts.BinDir
 	cmd := exec.Command("ip", "netns", "exec", n.Namespace, filepath.Join(bin, "clishd"), "run", "--root", n.Root)
-	cmd.Env = daemonEnv(bin)
+	cmd.Env = daemonEnv(bin, procsPerNode(runtime.NumCPU(), len(tb.Nodes)))
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -218,13 +220,36 @@ func (tb *Testbed) Start(id string) error {
 
 // daemonEnv is the environment of every daemon: ours with bin first on
 // PATH and without CLISHD_* variables, so that the caller's shell does not
-// change the nodes' configuration (use Options.InitArgs for that).
-func daemonEnv(bin string) []string {
+// change the nodes' configuration (use Options.InitArgs for that). procs,
+// when above zero, is the daemon's GOMAXPROCS unless ours names one.
+func daemonEnv(bin string, procs int) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CLISHD_") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
 	}
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set && procs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(procs))
+	}
 	return append(env, "PATH="+bin+":"+os.Getenv("PATH"))
+}
+
+// procsPerNode is each daemon's GOMAXPROCS when the testbed packs nodes
+// appliances on a host of cores: with more nodes than cores, one, as Go
+// picks by itself under a container's CPU limit of a core or less. 0
+// (clishd's own choice, cores + 2) when every node has a core to itself.
+//
+// Why: each Go runtime takes its idle Ps for idle-priority GC workers and
+// spinning threads, assuming idle Ps mean idle cores. 64 daemons on two
+// cores each with four Ps turned that assumption into CPU taken from the
+// others: a 64-node trust storm used ~10 % more CPU, and took ~10 % longer,
+// than with one P per daemon (bench/RESULTS.md, issue 16, eleventh pass).
+// A real appliance runs one daemon on its own cores and keeps clishd's
+// choice.
+func procsPerNode(cores, nodes int) int {
+	if nodes <= cores || cores < 1 {
+		return 0
+	}
+	return 1
 }

@@ -112,7 +112,7 @@ func TestDaemonEnv(t *testing.T) {
 	t.Setenv("CLISHD_SSH_PORT", "1")
 	t.Setenv("PATH", "/usr/bin")
 	var paths []string
-	for _, kv := range daemonEnv("/b") {
+	for _, kv := range daemonEnv("/b", 0) {
 		if strings.HasPrefix(kv, "CLISHD_") {
 			t.Errorf("daemon environment holds %s", kv)
 		}
@@ -122,5 +122,41 @@ func TestDaemonEnv(t *testing.T) {
 	}
 	if len(paths) != 1 || paths[0] != "PATH=/b:/usr/bin" {
 		t.Errorf("daemon PATH: %q, want [PATH=/b:/usr/bin]", paths)
+	}
+}
+
+func TestDaemonEnvProcs(t *testing.T) {
+	t.Setenv("PATH", "/usr/bin")
+	procs := func(env []string) []string {
+		var out []string
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "GOMAXPROCS=") {
+				out = append(out, kv)
+			}
+		}
+		return out
+	}
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS") // t.Setenv restores it at the end
+	if got := procs(daemonEnv("/b", 1)); len(got) != 1 || got[0] != "GOMAXPROCS=1" {
+		t.Errorf("packed host: %q, want [GOMAXPROCS=1]", got)
+	}
+	if got := procs(daemonEnv("/b", 0)); len(got) != 0 {
+		t.Errorf("a core per node: %q, want clishd's own choice", got)
+	}
+	t.Setenv("GOMAXPROCS", "3")
+	if got := procs(daemonEnv("/b", 1)); len(got) != 1 || got[0] != "GOMAXPROCS=3" {
+		t.Errorf("caller's GOMAXPROCS: %q, want [GOMAXPROCS=3] only", got)
+	}
+}
+
+func TestProcsPerNode(t *testing.T) {
+	for _, c := range []struct{ cores, nodes, want int }{
+		{2, 64, 1}, {2, 16, 1}, {2, 4, 1}, {2, 3, 1}, {2, 2, 0}, {2, 1, 0},
+		{8, 4, 0}, {16, 4, 0}, {64, 16, 0}, {16, 32, 1}, {0, 4, 0},
+	} {
+		if got := procsPerNode(c.cores, c.nodes); got != c.want {
+			t.Errorf("procsPerNode(%d cores, %d nodes) = %d, want %d", c.cores, c.nodes, got, c.want)
+		}
 	}
 }
