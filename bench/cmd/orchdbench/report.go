@@ -158,6 +158,10 @@ func (r *Results) markdown() string {
 		r.Machine["cores"], r.Machine["cpu"], r.Machine["memory"], r.Machine["kernel"], r.Machine["go"],
 		r.Machine["openssh_client"], r.Machine["openssh_server"])
 	fmt.Fprintf(&b, "Disk under the testbed (/var/tmp): one atomic durable write (temp file, fsync, rename, directory fsync) %s ms.\n\n", r.Machine["fsync_4k_ms"])
+	if r.Machine["speed_start"] != "" {
+		fmt.Fprintf(&b, "Machine speed, median of one argon2id password verify (clishd's parameters) and of one mutual TLS 1.3 Ed25519 handshake (both ends in the bench): %s at the start, %s at the end. "+
+			"This VM's speed moves ±30 %% from hour to hour; read the trust and idle rows against these.\n\n", r.Machine["speed_start"], orDash(r.Machine["speed_end"]))
+	}
 	fmt.Fprintf(&b, "At the start: CPU %s busy over 1 s (load average %s), %s network namespaces of other users present (other work on the machine competes for the same cores).\n\n",
 		r.Machine["busy_at_start"], r.Machine["loadavg_at_start"], r.Machine["other_netns_at_start"])
 	fmt.Fprintf(&b, "Timings are median (min–max) of n runs; comparisons ran interleaved with ours in the same invocation. "+
@@ -195,3 +199,10 @@ func (r *Results) markdown() string {
 }
 
 func nowDate() string { return time.Now().UTC().Format("2006-01-02 15:04 UTC") }
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

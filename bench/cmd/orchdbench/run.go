@@ -70,6 +70,10 @@ func run(ctx context.Context, o runOpts) error {
 	staleCleanup(logf)
 	t0 := time.Now()
 	res := &Results{Date: nowDate(), Machine: machineFacts()}
+	if sp, err := machineSpeed(); err == nil {
+		res.Machine["speed_start"] = sp
+		logf("machine speed: %s", sp)
+	}
 	if d, err := fsyncLatency(); err == nil {
 		fsyncMedian = d.Median
 		res.Machine["fsync_4k_ms"] = fmt.Sprintf("median %.1f, max %.1f", d.Median, d.Max)
@@ -114,6 +118,9 @@ func run(ctx context.Context, o runOpts) error {
 	res.note("Tool timings run inside the node (`ip netns exec` once, then a loop that starts each command and waits for it), interleaved with the floor (bench/cmd/statefloor: a static Go binary that reads, decodes and prints the same state file), after one warm-up run each.")
 	res.note("SSH: `sshpass -e ssh -F /dev/null -o PubkeyAuthentication=no -o PreferredAuthentications=password ...` from the host to the node's management address, against clishd (port 22) and a private /usr/sbin/sshd (own config and Ed25519 host key, same namespace and address, ports 2222/2223, throwaway user `orchdbench` with /bin/sh, running `echo saved`); the three interleaved.")
 	defer func() {
+		if sp, err := machineSpeed(); err == nil {
+			res.Machine["speed_end"] = sp
+		}
 		res.Seconds = time.Since(t0).Seconds()
 		if err := res.write(o.outDir); err != nil {
 			logf("writing results: %v", err)
