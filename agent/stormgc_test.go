@@ -22,7 +22,7 @@ func TestStormGC(t *testing.T) {
 	}{
 		{"default", 100, stormGCPercent, 100},
 		{"GOGC=50", 50, stormGCPercent, 50},
-		{"GOGC=400 stays", 400, 400, 400},
+		{"GOGC=800 stays", 800, 800, 800},
 		{"GOGC=off stays", -1, -1, -1},
 	}
 	for _, c := range cases {

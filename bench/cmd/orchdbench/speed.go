@@ -4,14 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"time"
 
 	"github.com/orchd/orchd/aaa"
+	"github.com/orchd/orchd/identity"
 )
 
 // machineSpeed prices, at this moment, the two operations that make most of
@@ -48,24 +47,32 @@ func machineSpeed() (string, error) {
 }
 
 func handshakeConfigs() (srv, cli *tls.Config, err error) {
-	cert := func(cn string) (tls.Certificate, error) {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	// Certificates as clishd issues them (identity.NewCertificate), so the
+	// handshake parses what a sync session parses.
+	cert := func(id string) (tls.Certificate, error) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return tls.Certificate{}, err
 		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+		oid, err := identity.ParseID(id)
 		if err != nil {
 			return tls.Certificate{}, err
 		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, nil
+		p, err := identity.NewCertificate(oid, priv, time.Hour, time.Now())
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		blk, _ := pem.Decode(p)
+		if blk == nil {
+			return tls.Certificate{}, fmt.Errorf("certificate for %s: no PEM block", id)
+		}
+		return tls.Certificate{Certificate: [][]byte{blk.Bytes}, PrivateKey: priv}, nil
 	}
-	sc, err := cert("speed-server")
+	sc, err := cert("1_1")
 	if err != nil {
 		return nil, nil, err
 	}
-	cc, err := cert("speed-client")
+	cc, err := cert("1_2")
 	if err != nil {
 		return nil, nil, err
 	}
