@@ -8,11 +8,11 @@ import "runtime/debug"
 // With one P per daemon (a packed testbed), a 64-node trust took 9.8 s
 // (18.0 CPU-s) at 400 against 11.2 s (20.4) at 200 and 11.0 s (20.0) at
 // 100 in two interleaved rounds; a third round was even (bench/RESULTS.md,
-// issue 16, eleventh pass): a gain of about a second, not a sure one. The heap may
-// grow to five times the storm's live heap (a few MB) for those seconds.
-// The idle RSS bar (DESIGN §7) holds at the
-// usual 100 %, so the raised target lasts only as long as the storm, and
-// its heap is handed back at the end.
+// issue 16, eleventh pass): a gain of about a second, not a sure one. The
+// heap may grow to five times the storm's live heap (a few MB) for those
+// seconds. The idle RSS bar (DESIGN §7) holds at the usual 100 %, so the
+// raised target lasts only as long as the storm, and its heap is handed
+// back at the end.
 const stormGCPercent = 400
 
 // stormGC returns the peers.Config.OnStorm hook that raises the GC target
